@@ -1,0 +1,1 @@
+"""The network written by hand: parameters, layers, losses, model, optimizers."""

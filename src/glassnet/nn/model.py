@@ -1,0 +1,142 @@
+"""``Sequential``: a stack of layers, and ``mlp``, the builder of glassnet's networks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from glassnet.nn.init import INITIALIZERS
+from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
+from glassnet.nn.losses import softmax
+from glassnet.nn.params import Array, Param, pack
+
+
+class Sequential:
+    """Layers applied in order: forward left to right, backward right to left.
+
+    All parameters live in one flat buffer (``flat``), each ``Param`` a view
+    into it, so an optimizer may update the whole model at once.
+    ``architecture`` is the recipe ``mlp`` was called with (for checkpoints).
+    """
+
+    def __init__(self, layers: Sequence[Layer], architecture: dict[str, Any] | None = None) -> None:
+        self.layers = list(layers)
+        self.architecture = architecture or {}
+        self.flat = pack(self.params())
+        self.dtype = self.flat.value.dtype
+
+    def __call__(self, x: Array) -> Array:
+        return self.forward(x)
+
+    def forward(self, x: Array) -> Array:
+        """Logits (N, C) for inputs x (N, D)."""
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise TypeError(f"model input must be real numbers, got dtype {x.dtype}")
+        x = x.astype(self.dtype, copy=False)
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out: Array, *, input_grad: bool = True) -> Array | None:
+        """Assign every parameter's grad from dL/dlogits; return dL/dx.
+
+        With ``input_grad=False`` (training on data, which needs no gradient)
+        the first Linear skips dx = G Wᵀ, its largest product, and None is returned.
+        """
+        first, *rest = self.layers
+        for layer in reversed(rest):
+            grad_out = layer.backward(grad_out)
+        if not input_grad and isinstance(first, Linear):
+            first.backward_params(grad_out)
+            return None
+        return first.backward(grad_out)
+
+    def train(self) -> Sequential:
+        """Training mode: batch statistics in BatchNorm, random masks in Dropout."""
+        for layer in self.layers:
+            layer.training = True
+        return self
+
+    def eval(self) -> Sequential:
+        """Inference mode: running statistics in BatchNorm, Dropout is the identity."""
+        for layer in self.layers:
+            layer.training = False
+        return self
+
+    @property
+    def training(self) -> bool:
+        return all(layer.training for layer in self.layers)
+
+    def params(self) -> list[Param]:
+        return [p for layer in self.layers for p in layer.params()]
+
+    def named_params(self) -> dict[str, Param]:
+        """Parameters by name, ``"<layer index>.<name>"``, e.g. ``"0.weight"``."""
+        return {f"{i}.{p.name}": p for i, layer in enumerate(self.layers) for p in layer.params()}
+
+    def buffers(self) -> dict[str, Array]:
+        """Non-trainable state by name, e.g. ``"1.running_mean"``; never seen by optimizers."""
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers)
+                for name, value in layer.buffers().items()}
+
+    @property
+    def n_inputs(self) -> int:
+        return next(layer.in_features for layer in self.layers if isinstance(layer, Linear))
+
+    def predict_proba(self, x: Array, *, batch_size: int = 2048) -> Array:
+        """Class probabilities (N, C) in inference mode; x is (N, D) or one sample (D,)."""
+        x = np.asarray(x)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"predict expects (N, {self.n_inputs}) inputs or one ({self.n_inputs},) "
+                             f"sample, got shape {np.shape(x)}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise ValueError("predict: input contains NaN or inf")
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            chunks = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+        return np.concatenate(chunks) if chunks else np.empty((0, self.n_classes), self.dtype)
+
+    @property
+    def n_classes(self) -> int:
+        return next(layer.out_features for layer in reversed(self.layers) if isinstance(layer, Linear))
+
+    def predict(self, x: Array, *, batch_size: int = 2048) -> NDArray[np.intp]:
+        """Most probable class per sample (N,)."""
+        return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+
+
+def mlp(sizes: Sequence[int], *, rng: np.random.Generator, dropout: float = 0.0,
+        batchnorm: bool = True, dtype: DTypeLike = np.float32, init: str = "he_normal") -> Sequential:
+    """A multilayer perceptron: each hidden block is Linear → [BatchNorm] → ReLU → [Dropout].
+
+    ``sizes`` = (inputs, hidden..., classes), e.g. (784, 256, 128, 10). The last
+    Linear gives logits. ``rng`` draws the initial weights and, afterwards,
+    the dropout masks.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"mlp needs at least (inputs, classes), all positive, got {sizes}")
+    if init not in INITIALIZERS:
+        raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
+    layers: list[Layer] = []
+    for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
+        layers.append(Linear(d_in, d_out, rng=rng, bias=not batchnorm, dtype=dtype, init=INITIALIZERS[init]))
+        if batchnorm:
+            layers.append(BatchNorm(d_out, dtype=dtype))
+        layers.append(ReLU())
+        if dropout > 0.0:
+            layers.append(Dropout(dropout, rng=rng))
+    layers.append(Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype, init=INITIALIZERS[init]))
+    architecture = {"sizes": sizes, "dropout": dropout, "batchnorm": batchnorm,
+                    "dtype": np.dtype(dtype).name, "init": init}
+    return Sequential(layers, architecture)

@@ -1,0 +1,41 @@
+"""Learning-rate schedules: pure functions ``step → lr``, step = optimizer steps taken so far.
+
+The training loop sets ``opt.lr = schedule(step)`` before every ``opt.step()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+Schedule = Callable[[int], float]
+
+
+def constant(lr: float) -> Schedule:
+    """lr(step) = lr."""
+    return lambda step: lr
+
+
+def step_decay(lr: float, *, gamma: float, every_steps: int) -> Schedule:
+    """lr(step) = lr · gamma^⌊step / every_steps⌋ (PyTorch's StepLR)."""
+    if every_steps < 1:
+        raise ValueError(f"step_decay: every_steps must be ≥ 1, got {every_steps}")
+    return lambda step: lr * gamma ** (step // every_steps)
+
+
+def cosine(lr: float, *, total_steps: int, warmup_steps: int = 0, min_lr: float = 0.0) -> Schedule:
+    """Linear warm-up from 0 over ``warmup_steps``, then half a cosine from lr down to ``min_lr``.
+
+    lr(step) = min_lr + (lr − min_lr) · (1 + cos(π · progress)) / 2, progress ∈ [0, 1].
+    """
+    if total_steps < 1 or not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"cosine: need total_steps ≥ 1 and 0 ≤ warmup_steps < total_steps, "
+                         f"got {total_steps} and {warmup_steps}")
+
+    def schedule(step: int) -> float:
+        if step < warmup_steps:
+            return lr * (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return schedule

@@ -1,0 +1,180 @@
+"""glassnet against PyTorch (torch==2.13.0, float64): same weights, same inputs, same numbers."""
+
+import numpy as np
+import pytest
+
+from glassnet.nn.layers import BatchNorm, Dropout, Linear, ReLU
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import mlp
+from glassnet.nn.optim import Adam
+from glassnet.nn.schedules import step_decay
+
+torch = pytest.importorskip("torch")
+torch.set_default_dtype(torch.float64)
+
+RTOL = 1e-10
+
+
+def t(array):
+    return torch.tensor(np.asarray(array), dtype=torch.float64, requires_grad=True)
+
+
+def assert_close(ours, theirs, rtol=RTOL, atol=0.0):
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def test_linear(rng):
+    ours = Linear(7, 5, rng=rng, dtype=np.float64)
+    ours.bias.value[:] = rng.standard_normal(5)
+    theirs = torch.nn.Linear(7, 5)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight.value.T))   # torch stores (out, in)
+        theirs.bias.copy_(torch.tensor(ours.bias.value))
+    x, upstream = rng.standard_normal((4, 7)), rng.standard_normal((4, 5))
+    x_t = t(x)
+    y_t = theirs(x_t)
+    y_t.backward(torch.tensor(upstream))
+    assert_close(ours.forward(x), y_t)
+    assert_close(ours.backward(upstream), x_t.grad)
+    assert_close(ours.weight.grad, theirs.weight.grad.T)
+    assert_close(ours.bias.grad, theirs.bias.grad)
+
+
+def test_batchnorm_training_and_running_statistics(rng):
+    ours = BatchNorm(6, dtype=np.float64)
+    ours.gamma.value[:] = rng.uniform(0.5, 2, 6)
+    ours.beta.value[:] = rng.standard_normal(6)
+    theirs = torch.nn.BatchNorm1d(6, eps=1e-5, momentum=0.1)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.gamma.value))
+        theirs.bias.copy_(torch.tensor(ours.beta.value))
+    for _ in range(5):
+        x, upstream = rng.standard_normal((16, 6)) * 3 + 2, rng.standard_normal((16, 6))
+        x_t = t(x)
+        theirs.zero_grad()
+        y_t = theirs(x_t)
+        y_t.backward(torch.tensor(upstream))
+        assert_close(ours.forward(x), y_t)
+        assert_close(ours.backward(upstream), x_t.grad)
+        assert_close(ours.gamma.grad, theirs.weight.grad)
+        assert_close(ours.beta.grad, theirs.bias.grad)
+    assert_close(ours.running_mean, theirs.running_mean)
+    assert_close(ours.running_var, theirs.running_var)
+
+    ours.training = False
+    theirs.eval()
+    x, upstream = rng.standard_normal((8, 6)), rng.standard_normal((8, 6))
+    x_t = t(x)
+    theirs.zero_grad()
+    y_t = theirs(x_t)
+    y_t.backward(torch.tensor(upstream))
+    assert_close(ours.forward(x), y_t)
+    assert_close(ours.backward(upstream), x_t.grad)
+    assert_close(ours.gamma.grad, theirs.weight.grad)
+
+
+def test_relu(rng):
+    x, upstream = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    ours = ReLU()
+    x_t = t(x)
+    y_t = torch.relu(x_t)
+    y_t.backward(torch.tensor(upstream))
+    assert_close(ours.forward(x), y_t)
+    assert_close(ours.backward(upstream), x_t.grad)
+
+
+def test_dropout_same_mask(rng):
+    p = 0.3
+    keep = rng.random((6, 5)) >= p
+    ours = Dropout(p, rng=rng)
+    ours.fixed_mask = keep / (1 - p)
+    x, upstream = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    x_t = t(x)
+    # torch's dropout draws its own mask; apply the same Bernoulli draw the way it does
+    y_t = x_t * torch.tensor(keep, dtype=torch.float64) / (1 - p)
+    y_t.backward(torch.tensor(upstream))
+    assert_close(ours.forward(x), y_t)
+    assert_close(ours.backward(upstream), x_t.grad)
+    # and torch's own functional dropout uses the same scaling: kept units are x / (1 − p)
+    y_torch = torch.nn.functional.dropout(torch.ones(1000, dtype=torch.float64), p=p, training=True)
+    assert set(np.unique(y_torch.numpy())) <= {0.0, 1 / (1 - p)}
+
+
+def test_softmax_cross_entropy(rng):
+    logits, labels = rng.standard_normal((9, 10)) * 3, rng.integers(0, 10, 9)
+    logits_t = t(logits)
+    loss_t = torch.nn.functional.cross_entropy(logits_t, torch.tensor(labels))
+    loss_t.backward()
+    loss, grad = softmax_cross_entropy(logits, labels)
+    assert loss == pytest.approx(loss_t.item(), rel=RTOL)
+    assert_close(grad, logits_t.grad)
+
+
+def test_label_smoothing(rng):
+    logits, labels = rng.standard_normal((9, 10)) * 3, rng.integers(0, 10, 9)
+    logits_t = t(logits)
+    loss_t = torch.nn.functional.cross_entropy(logits_t, torch.tensor(labels), label_smoothing=0.1)
+    loss_t.backward()
+    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=0.1)
+    assert loss == pytest.approx(loss_t.item(), rel=RTOL)
+    assert_close(grad, logits_t.grad)
+
+
+def _torch_reference_model(ours):
+    """The same 784-256-128-10 network in PyTorch, with our initial weights."""
+    layers = []
+    for layer in ours.layers:
+        if isinstance(layer, Linear):
+            linear = torch.nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+            with torch.no_grad():
+                linear.weight.copy_(torch.tensor(layer.weight.value.T))
+                if layer.bias is not None:
+                    linear.bias.copy_(torch.tensor(layer.bias.value))
+            layers.append(linear)
+        elif isinstance(layer, BatchNorm):
+            layers.append(torch.nn.BatchNorm1d(layer.n_features))
+        elif isinstance(layer, ReLU):
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def test_twenty_adam_steps_of_the_reference_model(rng):
+    """Full model, Adam, 20 steps on the same batches, dropout 0: parameters agree to 1e-8.
+
+    The hidden Linears have no bias, by design: a bias feeding BatchNorm has a
+    true gradient of exactly zero, so its computed gradient would be rounding
+    noise and Adam (which divides by √v̂) would move it by ±lr along the sign of
+    that noise, differently in each framework, without changing any output.
+    """
+    ours = mlp([784, 256, 128, 10], rng=rng, dropout=0.0, dtype=np.float64)
+    theirs = _torch_reference_model(ours)
+    opt = Adam([ours.flat], lr=1e-3)
+    opt_t = torch.optim.Adam(theirs.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    for _ in range(20):
+        x, labels = rng.random((32, 784)), rng.integers(0, 10, 32)
+        loss, grad = softmax_cross_entropy(ours.forward(x), labels)
+        ours.backward(grad, input_grad=False)
+        opt.step()
+        opt_t.zero_grad()
+        loss_t = torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(labels))
+        loss_t.backward()
+        opt_t.step()
+        assert loss == pytest.approx(loss_t.item(), rel=1e-8)
+    torch_params = [p.detach().numpy() for p in theirs.parameters()]
+    for (name, ours_p), theirs_p in zip(ours.named_params().items(), torch_params):
+        expected = theirs_p.T if ours_p.value.ndim == 2 else theirs_p
+        np.testing.assert_allclose(ours_p.value, expected, rtol=1e-8, atol=1e-12, err_msg=name)
+    for (name, buffer), theirs_b in zip(ours.buffers().items(),
+                                       [b.numpy() for b in theirs.buffers() if b.ndim == 1]):
+        np.testing.assert_allclose(buffer, theirs_b, rtol=1e-8, err_msg=name)
+
+
+def test_step_decay_matches_step_lr():
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([param], lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.95)
+    ours = step_decay(1e-3, gamma=0.95, every_steps=10)
+    for epoch in range(50):
+        assert ours(epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), epoch
+        opt.step()
+        scheduler.step()
