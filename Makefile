@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine; each sets up what it needs.
+#   make train   the reference training run (downloads MNIST unless GLASSNET_DATA points at it)
+#   make test    the whole test suite, PyTorch comparisons and slow MNIST tests included
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN ?= runs/reference
+# Use the MNIST copy beside the checkout when there is one (../shared/data/mnist); else download.
+export GLASSNET_DATA ?= $(wildcard $(abspath ../shared/data/mnist))
+
+.PHONY: train test install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,ref]'
+	touch $@
+
+install: $(BIN)/.installed
+
+train: $(BIN)/.installed
+	@if [ -f $(RUN)/model.npz ]; then \
+		$(BIN)/glassnet train --resume $(RUN); \
+	else \
+		$(BIN)/glassnet train --preset seed --out $(RUN); \
+	fi
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis

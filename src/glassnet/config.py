@@ -1,0 +1,153 @@
+"""``TrainConfig``: every knob of a training run, validated in one place, with presets.
+
+Precedence, lowest first: a preset (``seed``, the reference recipe, by
+default), a TOML file, then command-line flags. The resolved config is saved
+with every run and checkpoint.
+"""
+
+import dataclasses
+import json
+import math
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from glassnet.errors import ConfigError
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "step", "cosine")
+DTYPES = ("float32", "float64")
+INITS = ("he_normal", "glorot_uniform")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The reference recipe by default: 784-256-128-10, BatchNorm, Dropout 0.2, Adam, ×0.95 every 10 epochs."""
+
+    hidden: tuple[int, ...] = (256, 128)    # hidden layer widths; inputs 784 and 10 classes are implied
+    dropout: float = 0.2                    # probability of dropping a hidden unit in training
+    batchnorm: bool = True
+    init: str = "he_normal"
+    epochs: int = 50
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    beta1: float = 0.9                      # Adam's first-moment decay
+    beta2: float = 0.999                    # Adam's second-moment decay
+    eps: float = 1e-8                       # Adam's denominator guard
+    momentum: float = 0.9                   # SGD only
+    weight_decay: float = 0.0               # decoupled (AdamW); 0 is plain Adam
+    schedule: str = "step"
+    lr_decay: float = 0.95                  # step schedule: lr × lr_decay every lr_decay_every_epochs
+    lr_decay_every_epochs: int = 10
+    warmup_epochs: int = 0                  # cosine schedule: linear warm-up length
+    label_smoothing: float = 0.0
+    validation_size: int = 0                # last N training images held out for evaluation; 0: use the test set
+    seed: int = 0                           # fixes initial weights, dropout masks and shuffling
+    dtype: str = "float32"
+    run_dir: str = ""                       # output folder; empty: runs/<time stamp>
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        checks = [
+            ("hidden", all(w >= 1 for w in self.hidden), "positive widths, e.g. [256, 128]"),
+            ("dropout", 0.0 <= self.dropout < 1.0, "in [0, 1)"),
+            ("init", self.init in INITS, f"one of {INITS}"),
+            ("epochs", self.epochs >= 1, "≥ 1"),
+            ("batch_size", self.batch_size >= 2, "≥ 2 (BatchNorm needs two samples)"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {OPTIMIZERS}"),
+            ("lr", self.lr > 0 and math.isfinite(self.lr), "a finite number > 0"),
+            ("beta1", 0.0 <= self.beta1 < 1.0, "in [0, 1)"),
+            ("beta2", 0.0 <= self.beta2 < 1.0, "in [0, 1)"),
+            ("eps", self.eps > 0, "> 0"),
+            ("momentum", 0.0 <= self.momentum < 1.0, "in [0, 1)"),
+            ("weight_decay", 0.0 <= self.weight_decay < 1.0, "in [0, 1)"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
+            ("lr_decay", 0.0 < self.lr_decay <= 1.0, "in (0, 1]"),
+            ("lr_decay_every_epochs", self.lr_decay_every_epochs >= 1, "≥ 1"),
+            ("warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, epochs)"),
+            ("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)"),
+            ("validation_size", self.validation_size >= 0, "≥ 0"),
+            ("seed", 0 <= self.seed < 2**63, "in [0, 2**63)"),
+            ("dtype", self.dtype in DTYPES, f"one of {DTYPES}"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"config field {name!r} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def sizes(self) -> list[int]:
+        """Layer sizes of the MLP: 784, hidden..., 10."""
+        return [784, *self.hidden, 10]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
+
+    def to_toml(self) -> str:
+        """The config as a TOML document that ``load_toml`` reads back."""
+        return "".join(f"{name} = {json.dumps(value)}\n" for name, value in self.to_dict().items())
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _check_types(config: TrainConfig) -> None:
+    for name, kind in _field_types().items():
+        value = getattr(config, name)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind == tuple[int, ...]:
+            ok = isinstance(value, tuple) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise ConfigError(f"config field {name!r} must be of type {getattr(kind, '__name__', kind)}, "
+                              f"got {value!r}")
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "seed": TrainConfig(),
+}
+
+
+def with_overrides(base: TrainConfig, overrides: dict[str, Any], source: str = "overrides") -> TrainConfig:
+    """``base`` with fields replaced; unknown names and bad values raise ``ConfigError``."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown config field(s) {', '.join(unknown)}; "
+                          f"known fields: {', '.join(sorted(known))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(base, **values)
+
+
+def load_toml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a TOML file of config fields on top of ``base`` (default: the ``seed`` preset)."""
+    path = Path(path)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+    nested = [k for k, v in table.items() if isinstance(v, dict)]
+    if nested:
+        raise ConfigError(f"{path}: config fields go at the top level, found table(s) {', '.join(nested)}")
+    return with_overrides(base or PRESETS["seed"], table, str(path))
+
+
+def resolve(preset: str = "seed", toml_path: str | Path | None = None,
+            flags: dict[str, Any] | None = None) -> TrainConfig:
+    """preset < TOML file < flags."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    config = PRESETS[preset]
+    if toml_path is not None:
+        config = load_toml(toml_path, config)
+    return with_overrides(config, flags or {}, "command line")

@@ -1,0 +1,1 @@
+"""Bringing digits in: IDX files, MNIST, mini-batches, augmentation and preprocessing."""

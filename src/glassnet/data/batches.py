@@ -1,0 +1,30 @@
+"""Seeded mini-batch iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def batch_indices(n_samples: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[NDArray[np.intp]]:
+    """Index arrays of one epoch: a fresh permutation from ``rng`` (None: in order), cut into batches.
+
+    A final batch of a single sample is dropped: BatchNorm needs two samples
+    to estimate a variance. Every other sample is seen once per epoch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    order = rng.permutation(n_samples) if rng is not None else np.arange(n_samples)
+    for start in range(0, n_samples, batch_size):
+        batch = order[start:start + batch_size]
+        if len(batch) == 1 and n_samples > 1:
+            return
+        yield batch
+
+
+def n_batches(n_samples: int, batch_size: int) -> int:
+    """How many batches ``batch_indices`` yields per epoch."""
+    full, rest = divmod(n_samples, batch_size)
+    return full + (1 if rest > 1 or (rest == 1 and n_samples == 1) else 0)

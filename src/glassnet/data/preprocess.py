@@ -1,0 +1,150 @@
+"""A person's digit → an MNIST-like 28×28 image (bright ink on black, [0, 1]).
+
+MNIST digits were size-normalized to fit a 20×20 box (keeping the aspect
+ratio) and centred by their centre of mass in a 28×28 field. A photographed or
+drawn digit must go through the same steps, or the network sees something
+unlike anything it was trained on:
+
+1. grayscale in [0, 1]; dark ink on light paper is inverted;
+2. a large photo is shrunk by area averaging, and its uneven lighting
+   (shadows, gradients) is estimated by grey morphology and removed;
+3. faint noise under an Otsu threshold is removed and the ink stretched to [0, 1];
+4. cropped to the ink (pixels above the Otsu level), scaled into 20×20, centred by centre of mass in 28×28.
+
+Shared by ``glassnet predict`` and the web page, so both see the same input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+FloatImage = NDArray[np.float32]
+
+MAX_SIDE = 256          # larger images are shrunk to this longest side first
+MIN_SIDE_FOR_BACKGROUND = 64
+
+
+def to_unit_gray(image: NDArray) -> FloatImage:  # type: ignore[type-arg]
+    """(H, W) or (H, W, 3|4) array, uint8 or float in [0, 1] → (H, W) float32 in [0, 1]."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        rgb = image[..., :3].astype(np.float32)
+        gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)       # ITU-R 601 luma
+        if image.shape[2] == 4:                                        # composite onto white paper
+            alpha = image[..., 3].astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+            white = 255.0 if image.dtype == np.uint8 else 1.0
+            gray = gray * alpha + white * (1.0 - alpha)
+        image = gray if image.dtype != np.uint8 else gray / 255.0
+    elif image.dtype == np.uint8:
+        image = image / np.float32(255.0)
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise ValueError(f"expected a 2-D grayscale or (H, W, 3|4) color image, got shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
+        raise ValueError(f"expected a numeric image, got dtype {image.dtype}")
+    image = image.astype(np.float32)
+    if not np.isfinite(image).all():
+        raise ValueError("the image contains NaN or inf")
+    if image.min() < 0.0 or image.max() > 1.0:
+        raise ValueError(f"pixel values must lie in [0, 1] (or be uint8), got {image.min():g} to {image.max():g}")
+    return image
+
+
+def resize_matrix(n_in: int, n_out: int) -> NDArray[np.float32]:
+    """(n_out, n_in) weights of area resampling: each output pixel averages the input span it covers."""
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    starts, stops = edges[:-1, None], edges[1:, None]
+    pixels = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(stops, pixels + 1) - np.maximum(starts, pixels), 0.0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resize(image: FloatImage, height: int, width: int) -> FloatImage:
+    """Area resampling to (height, width): R_h · image · R_wᵀ."""
+    return resize_matrix(image.shape[0], height) @ image @ resize_matrix(image.shape[1], width).T
+
+
+def _filter_1d(image: FloatImage, size: int, axis: int, reduce: str) -> FloatImage:
+    """Running min or max over ``size`` pixels along ``axis`` (edges repeated)."""
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (size // 2, size // 2)
+    windows = sliding_window_view(np.pad(image, pad, mode="edge"), size, axis=axis)
+    return windows.min(axis=-1) if reduce == "min" else windows.max(axis=-1)
+
+
+def _grey_opening(image: FloatImage, size: int) -> FloatImage:
+    """Minimum then maximum filter over size×size squares (each done as two 1-D passes):
+    removes bright details narrower than ``size`` (the strokes) and keeps the slow background."""
+    eroded = _filter_1d(_filter_1d(image, size, 0, "min"), size, 1, "min")
+    return _filter_1d(_filter_1d(eroded, size, 0, "max"), size, 1, "max")
+
+
+def otsu_threshold(image: FloatImage, bins: int = 64) -> float:
+    """The level that best separates two classes of pixels (maximum between-class variance)."""
+    counts, edges = np.histogram(image, bins=bins, range=(0.0, 1.0))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    mass_low = np.cumsum(counts * centres)
+    mean_low = mass_low / np.maximum(weight_low, 1)
+    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def clean_ink(image: FloatImage) -> FloatImage:
+    """Grayscale in [0, 1] → bright ink on a zero background, stretched to [0, 1], cropped to the ink.
+
+    A photo is paper reflectance × uneven light. On light paper the light is
+    estimated by a grey closing (which erases the dark strokes) and divided
+    out, a flat-field correction; on a dark background a grey opening is subtracted.
+    """
+    if max(image.shape) > MAX_SIDE:
+        scale = MAX_SIDE / max(image.shape)
+        image = resize(image, max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+    large = min(image.shape) >= MIN_SIDE_FOR_BACKGROUND
+    window = max(image.shape) // 4 | 1                   # odd, wider than any stroke
+    if np.median(image) > 0.5:                           # dark ink on light paper
+        if large:
+            light = 1.0 - _grey_opening(1.0 - image, window)
+            image = np.clip(image / np.maximum(light, 1e-3), 0.0, 1.0)
+        image = 1.0 - image
+    if large:
+        image = np.clip(image - _grey_opening(image, window), 0.0, None)
+    else:
+        image = np.clip(image - np.median(image), 0.0, None)
+    peak = float(np.percentile(image, 99.5)) if image.size > 400 else float(image.max())
+    peak = max(peak, float(image.max()) * 0.5)
+    if peak < 0.05:                                       # nothing that looks like ink
+        return np.zeros((1, 1), np.float32)
+    image = np.clip(image / peak, 0.0, 1.0)
+    threshold = otsu_threshold(image)
+    rows, cols = np.nonzero(image > threshold)            # the ink proper; specks of noise stay below
+    image = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    floor = threshold / 2                                 # keep the anti-aliased rim of the strokes
+    return np.clip((image - floor) / (1.0 - floor), 0.0, 1.0).astype(np.float32)
+
+
+def center_by_mass(patch: FloatImage, size: int = 28) -> FloatImage:
+    """Paste ``patch`` into a size×size field so that its centre of mass lands at the centre."""
+    field = np.zeros((size, size), np.float32)
+    total = patch.sum()
+    rows, cols = np.indices(patch.shape)
+    com_r, com_c = ((rows * patch).sum() / total, (cols * patch).sum() / total) if total > 0 else \
+        ((patch.shape[0] - 1) / 2, (patch.shape[1] - 1) / 2)
+    top = int(np.clip(round((size - 1) / 2 - com_r), 0, size - patch.shape[0]))
+    left = int(np.clip(round((size - 1) / 2 - com_c), 0, size - patch.shape[1]))
+    field[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+    return field
+
+
+def preprocess_digit(image: NDArray, *, box: int = 20, size: int = 28) -> FloatImage:  # type: ignore[type-arg]
+    """Any grayscale or color image of one digit → (28, 28) float32 MNIST-style; blank stays blank."""
+    crop = clean_ink(to_unit_gray(image))
+    if not crop.any():
+        return np.zeros((size, size), np.float32)
+    scale = box / max(crop.shape)
+    height, width = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    patch = np.clip(resize(crop, height, width), 0.0, 1.0)
+    return center_by_mass(patch / max(float(patch.max()), 1e-6), size)

@@ -1,0 +1,71 @@
+"""Reading a person's digits from files: PNG/JPEG (Pillow, optional extra ``image``) or ``.npy`` arrays.
+
+Returns raw pixels; ``data.preprocess.preprocess_digit`` makes them MNIST-like.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.errors import GlassnetError
+
+MAX_PIXELS = 50_000_000           # a phone photo is ~12 MP; refuse decompression bombs well before memory runs out
+
+
+class ImageInputError(GlassnetError):
+    """An input file cannot be read as a digit image."""
+
+
+def read_digits(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
+    """(name, image) pairs from one file: one for an image, one per row of an array batch."""
+    if not path.is_file():
+        raise ImageInputError(f"{path}: no such file")
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    return [(str(path), read_image(path))]
+
+
+def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ImageInputError(f"{path}: not a readable .npy array ({e})") from e
+    if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
+        raise ImageInputError(f"{path}: expected uint8 pixels or floats in [0, 1], got dtype {array.dtype}")
+    if array.shape == (784,):
+        array = array.reshape(28, 28)
+    elif array.ndim == 2 and array.shape[1] == 784:
+        array = array.reshape(-1, 28, 28)
+    if array.ndim == 2:
+        return [(str(path), array)]
+    if array.ndim == 3 and min(array.shape) > 0:
+        return [(f"{path}[{i}]", image) for i, image in enumerate(array)]
+    raise ImageInputError(f"{path}: expected an image (H, W), a batch (N, H, W), (784,) or (N, 784); "
+                          f"got shape {array.shape}")
+
+
+def read_image(path: Path) -> NDArray[np.uint8]:
+    """Pixels of a PNG/JPEG/… file as uint8 (H, W) or (H, W, 4), upright per its EXIF orientation."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError as e:
+        raise ImageInputError(f"{path}: reading images needs Pillow; pip install 'glassnet[image]' "
+                              "(or pass a .npy array)") from e
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise ImageInputError(f"{path}: {image.width}×{image.height} pixels is too large "
+                                          f"(limit {MAX_PIXELS:,}); crop or shrink the photo")
+                image = ImageOps.exif_transpose(image)
+                has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+                return np.asarray(image.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
+    except ImageInputError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageInputError(f"{path}: not a readable image ({e})") from e

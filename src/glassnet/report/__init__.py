@@ -1,0 +1,1 @@
+"""The run record: history files, metrics, the Markdown report and (optional) plots."""

@@ -1,0 +1,114 @@
+"""PNG plots of a run, with matplotlib (optional extra ``plot``), imported lazily."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.atomic import atomic_write_bytes
+from glassnet.metrics import ClassificationReport
+from glassnet.train import EpochStats
+
+
+def matplotlib_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path.name
+
+
+def learning_curves(history: Sequence[EpochStats], path: Path, eval_name: str = "test") -> str:
+    plt = _pyplot()
+    epochs = [s.epoch for s in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_loss.plot(epochs, [s.train_loss for s in history], label="train")
+    ax_loss.plot(epochs, [s.eval_loss for s in history], label=eval_name)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    ax_acc.plot(epochs, [100 * s.train_accuracy for s in history], label="train")
+    ax_acc.plot(epochs, [100 * s.eval_accuracy for s in history], label=eval_name)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def confusion(report: ClassificationReport, path: Path) -> str:
+    plt = _pyplot()
+    counts = report.confusion
+    fig, ax = plt.subplots(figsize=(6, 5.2))
+    shown = np.log1p(counts)                               # log scale, or the diagonal hides every error
+    image = ax.imshow(shown, cmap="Blues")
+    for (i, j), value in np.ndenumerate(counts):
+        ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                color="white" if shown[i, j] > shown.max() * 0.6 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)", xticks=range(10), yticks=range(10))
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    return _save(fig, path)
+
+
+def per_class_f1(report: ClassificationReport, path: Path) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.bar(range(10), 100 * report.f1, color="tab:blue")
+    low = max(0.0, 100 * float(report.f1.min()) - 2)
+    ax.set(xlabel="digit", ylabel="F1 (%)", title="F1 per class (test)", xticks=range(10), ylim=(low, 100))
+    for c, value in enumerate(report.f1):
+        ax.text(c, 100 * value, f"{100 * value:.1f}", ha="center", va="bottom", fontsize=7)
+    return _save(fig, path)
+
+
+def misclassified(images: NDArray[np.uint8], labels: NDArray[np.integer], predicted: NDArray[np.integer],
+                  path: Path, limit: int = 40) -> str:
+    plt = _pyplot()
+    wrong = np.flatnonzero(predicted != labels)[:limit]
+    columns = 10
+    rows = max(1, -(-len(wrong) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), wrong):
+        ax.imshow(images[i], cmap="gray_r")
+        ax.set_title(f"{labels[i]}→{predicted[i]}", fontsize=8, color="tab:red")
+    fig.suptitle("Misclassified test digits (true→predicted)")
+    return _save(fig, path)
+
+
+def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 64) -> str:
+    """Columns of the first Linear's weight (784, D) as 28×28 images: what each unit looks for."""
+    plt = _pyplot()
+    n = min(limit, weight.shape[1])
+    columns = 8
+    fig, axes = plt.subplots(-(-n // columns), columns, figsize=(columns * 1.1, -(-n // columns) * 1.1),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for unit, ax in enumerate(axes.ravel()[:n]):
+        w = weight[:, unit].reshape(28, 28)
+        limit_value = float(np.abs(w).max()) or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-limit_value, vmax=limit_value)
+    fig.suptitle("First-layer weights (red: positive, blue: negative)")
+    return _save(fig, path)

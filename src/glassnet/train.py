@@ -1,0 +1,229 @@
+"""``fit`` and ``evaluate``: the training loop, its record, checkpoints, divergence guard and resume.
+
+One seed fixes the run: ``SeedSequence(seed)`` gives one generator for the
+model (initial weights, then dropout masks) and one for shuffling. Their
+states are saved in every checkpoint, with the parameters, BatchNorm
+statistics, optimizer moments and the step count, so a resumed run ends with
+exactly the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet import __version__
+from glassnet.checkpoint import optimizer_arrays, read_checkpoint, restore_state, save_checkpoint
+from glassnet.config import TrainConfig
+from glassnet.data.batches import batch_indices, n_batches
+from glassnet.errors import CheckpointError, DivergenceError
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import Sequential, mlp
+from glassnet.nn.optim import SGD, Adam
+from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
+
+CHECKPOINT_NAME = "model.npz"
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch's record. Train figures are means over the epoch's batches, in training mode."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    eval_loss: float
+    eval_accuracy: float
+    lr: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Inputs (N, 784) float32 in [0, 1] and integer labels; ``eval_name`` is "test" or "validation"."""
+
+    x_train: NDArray[np.floating]
+    y_train: NDArray[np.integer]
+    x_eval: NDArray[np.floating]
+    y_eval: NDArray[np.integer]
+    eval_name: str = "test"
+    description: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Callback:
+    """Hooks ``fit`` calls; override what you need. The library never prints."""
+
+    def on_fit_start(self, model: Sequential) -> None: ...
+    def on_epoch_start(self, epoch: int, n_batches: int) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, loss: float, lr: float) -> None: ...
+    def on_epoch_end(self, stats: EpochStats) -> None: ...
+
+
+@dataclass
+class FitResult:
+    model: Sequential
+    history: list[EpochStats]
+    config: TrainConfig
+
+
+def evaluate(model: Sequential, x: NDArray[np.floating], labels: NDArray[np.integer], *,
+             batch_size: int = 2048) -> tuple[float, float, NDArray[np.intp]]:
+    """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode."""
+    modes = [layer.training for layer in model.layers]
+    model.eval()
+    loss_sum, predictions = 0.0, []
+    try:
+        for start in range(0, len(x), batch_size):
+            logits = model.forward(x[start:start + batch_size])
+            loss, _ = softmax_cross_entropy(logits, labels[start:start + batch_size])
+            loss_sum += loss * len(logits)
+            predictions.append(logits.argmax(axis=1))
+    finally:
+        for layer, mode in zip(model.layers, modes):
+            layer.training = mode
+    predicted = np.concatenate(predictions) if predictions else np.empty(0, np.intp)
+    n = max(len(x), 1)
+    return loss_sum / n, float(np.mean(predicted == labels)) if len(x) else 0.0, predicted
+
+
+def make_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
+    """The config's learning-rate schedule, in optimizer steps."""
+    if config.schedule == "step":
+        return step_decay(config.lr, gamma=config.lr_decay,
+                          every_steps=config.lr_decay_every_epochs * steps_per_epoch)
+    if config.schedule == "cosine":
+        return cosine(config.lr, total_steps=config.epochs * steps_per_epoch,
+                      warmup_steps=config.warmup_epochs * steps_per_epoch)
+    return constant(config.lr)
+
+
+def _generators(seed: int) -> dict[str, np.random.Generator]:
+    model_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
+    return {"model": np.random.default_rng(model_seed), "shuffle": np.random.default_rng(shuffle_seed)}
+
+
+def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
+    if config.optimizer == "sgd":
+        return SGD([model.flat], lr=config.lr, momentum=config.momentum)
+    return Adam([model.flat], lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
+                weight_decay=config.weight_decay)
+
+
+class _Run:
+    """The mutable state of one training run: what a checkpoint must hold to resume it."""
+
+    def __init__(self, config: TrainConfig, description: dict[str, Any]) -> None:
+        self.config = config
+        self.description = description
+        self.rngs = _generators(config.seed)
+        self.model = mlp(config.sizes, rng=self.rngs["model"], dropout=config.dropout,
+                         batchnorm=config.batchnorm, dtype=np.dtype(config.dtype), init=config.init)
+        self.optimizer = _optimizer(config, self.model)
+        self.epoch = 0          # completed epochs
+        self.step = 0           # optimizer steps taken
+        self.history: list[EpochStats] = []
+
+    def meta(self) -> dict[str, Any]:
+        return {"glassnet_version": __version__, "config": self.config.to_dict(), "epoch": self.epoch,
+                "step": self.step, "rng_states": {k: g.bit_generator.state for k, g in self.rngs.items()},
+                "history": [dataclasses.asdict(s) for s in self.history], "dataset": self.description}
+
+    def save(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        save_checkpoint(path, self.model, self.meta() | (extra or {}), self.optimizer.state())
+
+    def restore(self, path: Path) -> None:
+        meta, arrays = read_checkpoint(path)
+        if meta.get("config") != self.config.to_dict():
+            raise CheckpointError(f"{path}: this run was trained with another config; resume it without "
+                                  "changing any setting, or start a new run folder")
+        try:
+            restore_state(self.model, arrays, str(path))
+            self.optimizer.load_state(optimizer_arrays(arrays))
+            for name, generator in self.rngs.items():
+                generator.bit_generator.state = meta["rng_states"][name]
+            self.history = [EpochStats(**record) for record in meta["history"]]
+            self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from e
+
+
+def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (), resume: bool = False) -> FitResult:
+    """Train an MLP as ``config`` says, evaluating after every epoch and checkpointing to ``run_dir``.
+
+    With ``resume``, continue from ``run_dir/model.npz``. A non-finite loss
+    raises ``DivergenceError``; the last good checkpoint stays in place.
+    """
+    run = _Run(config, data.description)
+    checkpoint = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
+    if resume:
+        if checkpoint is None or not checkpoint.exists():
+            raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
+        run.restore(checkpoint)
+    dtype = run.model.dtype
+    x_train = data.x_train.astype(dtype, copy=False)
+    x_eval = data.x_eval.astype(dtype, copy=False)
+    steps_per_epoch = n_batches(len(x_train), config.batch_size)
+    schedule = make_schedule(config, steps_per_epoch)
+    x_batch = np.empty((config.batch_size, x_train.shape[1]), dtype)     # reused every step
+    model, optimizer = run.model, run.optimizer
+    for callback in callbacks:
+        callback.on_fit_start(model)
+    with np.errstate(over="ignore", invalid="ignore"):     # overflow is caught below, as divergence
+        _train_epochs(run, data, x_train, x_eval, x_batch, schedule, steps_per_epoch, checkpoint, callbacks)
+    return FitResult(model, run.history, config)
+
+
+def _train_epochs(run: _Run, data: TrainData, x_train: NDArray[np.floating], x_eval: NDArray[np.floating],
+                  x_batch: NDArray[np.floating], schedule: Schedule, steps_per_epoch: int,
+                  checkpoint: Path | None, callbacks: Sequence[Callback]) -> None:
+    config, model, optimizer = run.config, run.model, run.optimizer
+    while run.epoch < config.epochs:
+        epoch = run.epoch + 1
+        for callback in callbacks:
+            callback.on_epoch_start(epoch, steps_per_epoch)
+        started = time.perf_counter()
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for batch, indices in enumerate(batch_indices(len(x_train), config.batch_size, run.rngs["shuffle"])):
+            x = np.take(x_train, indices, axis=0, out=x_batch[:len(indices)])
+            labels = data.y_train[indices]
+            logits = model.forward(x)
+            optimizer.lr = schedule(run.step)
+            if not np.isfinite(logits).all():
+                where = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
+                raise DivergenceError(f"training diverged: non-finite loss at epoch {epoch}, step {run.step + 1} "
+                                      f"(lr {optimizer.lr:g}){where}.\nhelp: lower the learning rate (--lr)")
+            loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+            model.backward(grad, input_grad=False)
+            optimizer.step()
+            run.step += 1
+            loss_sum += loss * len(indices)
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == labels))
+            seen += len(indices)
+            for callback in callbacks:
+                callback.on_batch_end(epoch, batch, loss, optimizer.lr)
+        eval_loss, eval_accuracy, _ = evaluate(model, x_eval, data.y_eval)
+        stats = EpochStats(epoch, loss_sum / seen, correct / seen, eval_loss, eval_accuracy,
+                           optimizer.lr, time.perf_counter() - started)
+        run.history.append(stats)
+        run.epoch = epoch
+        if checkpoint is not None:
+            run.save(checkpoint)
+        for callback in callbacks:
+            callback.on_epoch_end(stats)
+
+
+def record_metrics(run_dir: str | Path, model: Sequential, metrics: dict[str, Any]) -> None:
+    """Rewrite the run's checkpoint with the final test metrics in its metadata (for ``glassnet info``)."""
+    path = Path(run_dir) / CHECKPOINT_NAME
+    meta, arrays = read_checkpoint(path)
+    del meta["format_version"], meta["architecture"]
+    save_checkpoint(path, model, meta | {"metrics": metrics}, optimizer_arrays(arrays))

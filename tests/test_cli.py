@@ -1,0 +1,141 @@
+"""The glassnet command end to end on a small synthetic MNIST-format folder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from glassnet.cli import main
+from tests.mnist_fixtures import synthetic_digits, write_mnist_folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_mnist_folder(tmp_path_factory.mktemp("data") / "mnist", n_train=300, n_test=100)
+
+
+@pytest.fixture(scope="module")
+def run_dir(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    assert main(["train", "--data-dir", str(data_dir), "--epochs", "2", "--hidden", "32,16",
+                 "--batch-size", "32", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"model.npz", "config.toml", "history.csv", "history.json", "metrics.json", "report.md"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert (run_dir / "history.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["dataset"]["official"] is False and 0 <= metrics["test"]["accuracy"] <= 1
+    report = (run_dir / "report.md").read_text()
+    assert "not the official MNIST" in report and "macro avg" in report
+    assert "epochs = 2" in (run_dir / "config.toml").read_text()
+
+
+def test_plots_when_matplotlib_is_installed(run_dir):
+    pytest.importorskip("matplotlib")
+    for name in ("learning_curves", "confusion_matrix", "per_class_f1", "misclassified", "first_layer_weights"):
+        assert (run_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_refuses_to_overwrite_a_run(run_dir, data_dir, capsys):
+    assert main(["train", "--data-dir", str(data_dir), "--out", str(run_dir), "--quiet"]) == 1
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_evaluate_json(run_dir, data_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--data-dir", str(data_dir), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["official"] is False and len(record["confusion_matrix"]) == 10
+
+
+def test_evaluate_text(run_dir, data_dir, capsys):
+    assert main(["evaluate", str(run_dir / "model.npz"), "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "precision" in out and "confusion matrix" in out
+
+
+def test_predict_npy_and_png(run_dir, tmp_path, capsys):
+    images, labels = synthetic_digits(3, seed=9)
+    np.save(tmp_path / "batch.npy", images)
+    np.save(tmp_path / "one.npy", images[0].reshape(784).astype(np.float32) / 255)
+    files = [tmp_path / "batch.npy", tmp_path / "one.npy"]
+    try:
+        from PIL import Image
+        Image.fromarray(255 - images[1]).save(tmp_path / "paper.png")     # dark ink on light paper
+        files.append(tmp_path / "paper.png")
+    except ImportError:
+        pass
+    assert main(["predict", str(run_dir), *map(str, files), "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in records][:4] == [f"{tmp_path / 'batch.npy'}[{i}]" for i in range(3)] + \
+        [str(tmp_path / "one.npy")]
+    assert all(len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-4 for r in records)
+    assert records[3]["prediction"] == records[0]["prediction"]            # same digit, two encodings
+    if len(records) == 5:
+        assert records[4]["prediction"] == records[1]["prediction"]        # inverted PNG reads the same
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not an image", "not a readable"),
+    (b"", "not a readable"),
+])
+def test_predict_bad_files(run_dir, tmp_path, capsys, content, message):
+    for name in ("bad.png", "bad.npy"):
+        (tmp_path / name).write_bytes(content)
+        assert main(["predict", str(run_dir), str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+
+
+def test_predict_missing_file(run_dir, tmp_path, capsys):
+    assert main(["predict", str(run_dir), str(tmp_path / "nope.png")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_info(run_dir, capsys):
+    assert main(["info", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "MLP 784-32-16-10" in out and "total parameters" in out and "test accuracy" in out
+    assert main(["info", str(run_dir), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["parameters"] == 784 * 32 + 64 + 32 * 16 + 32 + 16 * 10 + 10
+
+
+def test_gradcheck_command(capsys):
+    assert main(["gradcheck", "--batch", "4", "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "0.weight" in out
+
+
+def test_resume_refuses_other_flags(run_dir, capsys):
+    assert main(["train", "--resume", str(run_dir), "--epochs", "5"]) == 2
+    assert "--resume continues a run" in capsys.readouterr().err
+
+
+def test_resume_a_finished_run_is_a_no_op_that_rewrites_the_report(run_dir, data_dir):
+    before = np.load(run_dir / "model.npz")["param/0.weight"]
+    assert main(["train", "--resume", str(run_dir), "--data-dir", str(data_dir), "--quiet"]) == 0
+    np.testing.assert_array_equal(np.load(run_dir / "model.npz")["param/0.weight"], before)
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["train", "--epochs", "0"], 1, "'epochs' must be"),
+    (["train", "--lr", "fast"], 2, "invalid float value"),
+    (["train", "--hidden", "a,b"], 2, "comma-separated integers"),
+    (["frobnicate"], 2, "invalid choice"),
+    (["info", "/nonexistent/model.npz"], 1, "no such model file"),
+    (["train", "--data-dir", "/nonexistent", "--no-download", "--epochs", "1"], 1, "MNIST not found"),
+])
+def test_errors_are_one_clear_line_without_traceback(tmp_path, argv, code, message):
+    result = subprocess.run([sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True,
+                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                               "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
