@@ -1,5 +1,7 @@
 """fit: learning, checkpoints every epoch, exact resume, divergence guard."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,7 @@ def test_huge_learning_rate_stops_with_epoch_step_and_lr(data, tmp_path):
     with pytest.raises(DivergenceError) as error:
         fit(config, data, run_dir=tmp_path)
     message = str(error.value)
-    assert "non-finite loss at epoch 1, step" in message and "lr 1e+30" in message and "--lr" in message
+    assert re.search(r"non-finite loss at step \d+ \(lr 1e\+30\) in epoch 1", message) and "--lr" in message
 
 
 class _Poison(Callback):
@@ -99,7 +101,7 @@ class _Poison(Callback):
 
 def test_divergence_keeps_the_last_good_checkpoint(data, tmp_path):
     config = TrainConfig(hidden=(16,), epochs=3, batch_size=32, dropout=0.0)
-    with pytest.raises(DivergenceError, match="epoch 2, step 11") as error:
+    with pytest.raises(DivergenceError, match="step 11 .* in epoch 2") as error:
         fit(config, data, run_dir=tmp_path, callbacks=[_Poison()])
     assert f"last good checkpoint is kept in {tmp_path / 'model.npz'}" in str(error.value)
     meta, _ = read_checkpoint(tmp_path / "model.npz")

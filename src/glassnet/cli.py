@@ -172,8 +172,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                 "or choose another --out")
     started = time.perf_counter()
     mnist = _load_data(args, args.quiet)
-    x_train, y_train = to_inputs(mnist.train_images), mnist.train_labels
-    x_test, y_test = to_inputs(mnist.test_images), mnist.test_labels
+    # uint8 pixels, divided by 255 batch by batch: a quarter of the memory of float32 inputs
+    x_train, y_train = mnist.train_images.reshape(len(mnist.train_images), -1), mnist.train_labels
+    x_test, y_test = mnist.test_images.reshape(len(mnist.test_images), -1), mnist.test_labels
     if config.validation_size >= len(x_train):
         raise GlassnetError(f"validation_size {config.validation_size} leaves no training data "
                             f"({len(x_train)} training images)")
@@ -212,7 +213,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
     history: list[EpochStats] = []
     result = fit(config, data, run_dir=run_dir, callbacks=[Progress()], resume=args.resume is not None)
-    predicted = result.model.predict(x_test)
+    predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(y_test, predicted)
     metrics = run_files.metrics_record(report, result.history, description, time.perf_counter() - started)
     record_metrics(run_dir, result.model, metrics)

@@ -130,9 +130,9 @@ class BatchNorm:
             if n < 2:
                 raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples, "
                                  f"got {n}; use a larger batch or call model.eval()")
-            mean = x.mean(axis=0)                            # (D,)
+            mean = x.sum(axis=0) / n                         # (D,)
             centred = x - mean                               # (N, D)
-            var = np.mean(centred * centred, axis=0)         # biased, (D,)
+            var = np.einsum("nd,nd->d", centred, centred) / n   # biased, (D,)
             m = self.momentum
             self.running_mean *= 1.0 - m
             self.running_mean += m * mean
@@ -152,7 +152,7 @@ class BatchNorm:
         inv_std = _cached(self._inv_std, "BatchNorm")
         _check_grad_shape("BatchNorm", grad_out, x_hat.shape)
         np.sum(grad_out, axis=0, out=self.beta.grad)                  # dbeta = Σₙ G
-        np.sum(grad_out * x_hat, axis=0, out=self.gamma.grad)         # dgamma = Σₙ G x̂
+        np.einsum("nd,nd->d", grad_out, x_hat, out=self.gamma.grad)   # dgamma = Σₙ G x̂
         if not self.training:                                          # μ, σ² are constants
             return grad_out * (self.gamma.value * inv_std)
         n = grad_out.shape[0]
@@ -178,7 +178,7 @@ class ReLU:
 
     def forward(self, x: Array) -> Array:
         self._active = x > 0
-        return np.maximum(x, 0)
+        return x * self._active                            # faster than np.maximum, same values
 
     def backward(self, grad_out: Array) -> Array:
         active = _cached(self._active, "ReLU")
@@ -199,6 +199,9 @@ class Dropout:
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout probability must be in [0, 1), got {p}")
         self.p = p
+        # keep ⇔ u ≥ round(p · 2¹⁶) for u uniform on {0, …, 2¹⁶ − 1}: 16-bit draws are twice as
+        # fast as float draws, and the drop probability is p to within 2⁻¹⁷
+        self._threshold = np.uint16(min(round(p * 2**16), 2**16 - 1))
         self.training = True
         self.fixed_mask: Array | None = None
         self._rng = rng
@@ -224,8 +227,7 @@ class Dropout:
         if self.fixed_mask is not None:
             self._mask = self.fixed_mask
         else:
-            draw_dtype = np.float32 if x.dtype == np.float32 else np.float64
-            keep = self._rng.random(x.shape, dtype=draw_dtype) >= self.p
+            keep = self._rng.integers(0, 2**16, x.shape, dtype=np.uint16) >= self._threshold
             self._mask = keep * x.dtype.type(1.0 / (1.0 - self.p))   # (N, D) in x's dtype
         return x * self._mask
 

@@ -1,0 +1,243 @@
+"""glassnet against PyTorch on the CPU, side by side in one process: training, inference, memory.
+
+    python benchmarks/bench_train.py [--data-dir DIR] [--epochs 5] [--json benchmarks/results.json]
+
+Trains the reference model (784-256-128-10, BatchNorm, Dropout 0.2, Adam,
+float32) with both libraries on the same MNIST, alternating epochs
+(glassnet, torch, glassnet, torch, …) after one warm-up epoch each, so that
+drift of this shared machine hits both. PyTorch gets the same thread count as
+NumPy's BLAS. Reports medians and the ratio glassnet / PyTorch for batch 64,
+128 and 256, the GEMM lower bound (the same matrix products alone, in NumPy),
+inference latency and throughput, and the peak RSS of a training run of each
+(measured in child processes). Needs the ``ref`` extra (torch==2.13.0) and
+threadpoolctl (``dev`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from glassnet.config import TrainConfig
+from glassnet.data.mnist import load_mnist, to_inputs
+from glassnet.nn.model import mlp
+from glassnet.nn.optim import Adam
+from glassnet.train import make_schedule, train_epoch
+
+SIZES = [784, 256, 128, 10]
+
+
+def blas_info() -> dict[str, object]:
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return {"blas": [{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+                     for pool in blas],
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
+
+
+def blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+
+
+class GlassnetTrainer:
+    """The product's own training step (``glassnet.train.train_epoch``), one epoch per call."""
+
+    def __init__(self, batch_size: int, x: np.ndarray, y: np.ndarray) -> None:
+        config = TrainConfig(batch_size=batch_size)
+        self.rng = np.random.default_rng(0)
+        self.model = mlp(SIZES, rng=self.rng, dropout=0.2)
+        self.optimizer = Adam([self.model.flat])
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.schedule = make_schedule(config, -(-len(x) // batch_size))
+        self.step = 0
+
+    def epoch(self) -> float:
+        started = time.perf_counter()
+        train_epoch(self.model, self.optimizer, self.x, self.y, batch_size=self.batch_size, rng=self.rng,
+                    schedule=self.schedule, first_step=self.step)
+        self.step += -(-len(self.x) // self.batch_size)
+        return time.perf_counter() - started
+
+
+def torch_model():  # type: ignore[no-untyped-def]
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Linear(784, 256), torch.nn.BatchNorm1d(256), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+        torch.nn.Linear(256, 128), torch.nn.BatchNorm1d(128), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+        torch.nn.Linear(128, 10))
+
+
+class TorchTrainer:
+    """The idiomatic PyTorch loop for the same recipe: randperm batches, Adam, StepLR per epoch."""
+
+    def __init__(self, batch_size: int, x: np.ndarray, y: np.ndarray) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.torch = torch
+        self.model = torch_model()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=10, gamma=0.95)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+        self.batch_size = batch_size
+
+    def epoch(self) -> float:
+        torch = self.torch
+        started = time.perf_counter()
+        self.model.train()
+        order = torch.randperm(len(self.x))
+        for start in range(0, len(self.x), self.batch_size):
+            indices = order[start:start + self.batch_size]
+            loss = torch.nn.functional.cross_entropy(self.model(self.x[indices]), self.y[indices])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        self.scheduler.step()
+        return time.perf_counter() - started
+
+
+def gemm_bound(batch_size: int, n_samples: int, repeats: int = 5) -> float:
+    """Seconds for one epoch's forward and backward matrix products alone, at the same shapes, in NumPy.
+
+    Per step: forward x·W for 3 layers, dW = xᵀ·G for 3 layers, dx = G·Wᵀ for the 2 upper layers
+    (the input needs no gradient).
+    """
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    acts = [rng.standard_normal((batch_size, a), dtype=np.float32) for a in SIZES]
+    grads = [rng.standard_normal((batch_size, b), dtype=np.float32) for b in SIZES[1:]]
+    steps = -(-n_samples // batch_size)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            for layer, w in enumerate(weights):
+                acts[layer] @ w
+                acts[layer].T @ grads[layer]
+                if layer > 0:
+                    grads[layer] @ w.T
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def alternate(batch_size: int, x: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, object]:
+    ours, theirs = GlassnetTrainer(batch_size, x, y), TorchTrainer(batch_size, x, y)
+    ours.epoch(), theirs.epoch()                         # warm-up
+    ours_times, theirs_times = [], []
+    for _ in range(epochs):
+        ours_times.append(ours.epoch())
+        theirs_times.append(theirs.epoch())
+    ours_median, theirs_median = statistics.median(ours_times), statistics.median(theirs_times)
+    bound = gemm_bound(batch_size, len(x))
+    return {"batch_size": batch_size, "glassnet_s": ours_median, "torch_s": theirs_median,
+            "ratio": ours_median / theirs_median, "gemm_bound_s": bound, "glassnet_over_bound": ours_median / bound,
+            "glassnet_all_s": ours_times, "torch_all_s": theirs_times}
+
+
+def inference(x_test: np.ndarray, repeats: int = 1000) -> dict[str, float]:
+    import torch
+
+    ours = mlp(SIZES, rng=np.random.default_rng(0), dropout=0.2).eval()
+    theirs = torch_model().eval()
+    x_t = torch.from_numpy(x_test)
+    one, one_t = x_test[:1], x_t[:1]
+
+    def median_seconds(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+        fn()
+        times = []
+        for _ in range(n):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    with torch.no_grad():
+        result = {
+            "glassnet_one_image_us": 1e6 * median_seconds(lambda: ours.predict_proba(one), repeats),
+            "torch_one_image_us": 1e6 * median_seconds(lambda: torch.softmax(theirs(one_t), 1), repeats),
+            "glassnet_batch128_per_s": 128 / median_seconds(lambda: ours.predict_proba(x_test[:128]), 200),
+            "torch_batch128_per_s": 128 / median_seconds(lambda: torch.softmax(theirs(x_t[:128]), 1), 200),
+            "glassnet_test_set_s": median_seconds(lambda: ours.predict_proba(x_test), 10),
+            "torch_test_set_s": median_seconds(lambda: torch.softmax(theirs(x_t), 1), 10),
+        }
+    return result
+
+
+def peak_rss_child(which: str, data_dir: str | None, epochs: int = 2) -> None:
+    """Run in a child process: load MNIST, train ``epochs`` at batch 128, print peak RSS (MiB)."""
+    mnist = load_mnist(data_dir, download=False)
+    y = mnist.train_labels
+    if which == "glassnet":
+        trainer = GlassnetTrainer(128, mnist.train_images.reshape(-1, 784), y)   # uint8, as glassnet train
+    else:
+        trainer = TorchTrainer(128, to_inputs(mnist.train_images), y)             # float32 tensors
+    for _ in range(epochs):
+        trainer.epoch()
+    with open("/proc/self/status") as status:
+        peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    print(json.dumps({"peak_rss_mib": peak_kib / 1024}))
+
+
+def peak_rss(which: str, data_dir: str | None) -> float:
+    command = [sys.executable, __file__, "--rss-child", which] + (["--data-dir", data_dir] if data_dir else [])
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(json.loads(output.strip().splitlines()[-1])["peak_rss_mib"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="MNIST folder (default: GLASSNET_DATA, then the cache)")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per library and batch size")
+    parser.add_argument("--batch-sizes", default="64,128,256")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--rss-child", choices=["glassnet", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    import torch
+
+    threads = blas_threads()
+    torch.set_num_threads(threads)
+    if args.rss_child:
+        peak_rss_child(args.rss_child, args.data_dir)
+        return
+    mnist = load_mnist(args.data_dir, download=False)
+    x, y = to_inputs(mnist.train_images), mnist.train_labels               # float32 for both libraries
+    info = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "torch": torch.__version__, "threads": threads} | blas_info()
+    print(json.dumps(info))
+    training = [alternate(int(b), x, y, args.epochs) for b in args.batch_sizes.split(",")]
+    infer = inference(to_inputs(mnist.test_images))
+    memory = {"glassnet_peak_rss_mib": peak_rss("glassnet", args.data_dir),
+              "torch_peak_rss_mib": peak_rss("torch", args.data_dir)}
+    print(f"\ntraining epoch, median of {args.epochs} (alternating), seconds")
+    print(f"{'batch':>6}{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}{'GEMM bound':>12}{'× bound':>9}")
+    for row in training:
+        print(f"{row['batch_size']:>6}{row['glassnet_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}"
+              f"{row['gemm_bound_s']:>12.3f}{row['glassnet_over_bound']:>9.2f}")
+    print("\ninference                    glassnet     PyTorch")
+    print(f"one image (µs, median)     {infer['glassnet_one_image_us']:>10.1f}  {infer['torch_one_image_us']:>10.1f}")
+    print(f"batch 128 (images/s)       {infer['glassnet_batch128_per_s']:>10.0f}  "
+          f"{infer['torch_batch128_per_s']:>10.0f}")
+    print(f"10,000 test images (s)     {infer['glassnet_test_set_s']:>10.4f}  {infer['torch_test_set_s']:>10.4f}")
+    print(f"\npeak RSS, 2 training epochs (MiB): glassnet {memory['glassnet_peak_rss_mib']:.0f}, "
+          f"PyTorch {memory['torch_peak_rss_mib']:.0f}")
+    if args.json:
+        args.json.write_text(json.dumps({"info": info, "training": training, "inference": infer,
+                                         "memory": memory}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
