@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glassnet.data.augment import Augment
 from glassnet.errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")
@@ -44,6 +45,11 @@ class TrainConfig:
     lr_decay_every_epochs: int = 10
     warmup_epochs: int = 0                  # cosine schedule: linear warm-up length
     label_smoothing: float = 0.0
+    augment_rotation: float = 0.0           # random rotation of training images, ± degrees
+    augment_scale: float = 0.0              # random scaling by 1 ± this
+    augment_shift: float = 0.0              # random translation, ± pixels
+    elastic_alpha: float = 0.0              # elastic distortion strength in pixels (Simard et al.: 34); 0: off
+    elastic_sigma: float = 4.0              # smoothness of the elastic field, pixels
     validation_size: int = 0                # last N training images held out for evaluation; 0: use the test set
     seed: int = 0                           # fixes initial weights, dropout masks and shuffling
     dtype: str = "float32"
@@ -69,6 +75,11 @@ class TrainConfig:
             ("lr_decay_every_epochs", self.lr_decay_every_epochs >= 1, "≥ 1"),
             ("warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, epochs)"),
             ("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)"),
+            ("augment_rotation", 0.0 <= self.augment_rotation <= 180.0, "in [0, 180] degrees"),
+            ("augment_scale", 0.0 <= self.augment_scale < 1.0, "in [0, 1)"),
+            ("augment_shift", 0.0 <= self.augment_shift <= 14.0, "in [0, 14] pixels"),
+            ("elastic_alpha", 0.0 <= self.elastic_alpha <= 100.0, "in [0, 100] pixels"),
+            ("elastic_sigma", 0.5 <= self.elastic_sigma <= 20.0, "in [0.5, 20] pixels"),
             ("validation_size", self.validation_size >= 0, "≥ 0"),
             ("seed", 0 <= self.seed < 2**63, "in [0, 2**63)"),
             ("dtype", self.dtype in DTYPES, f"one of {DTYPES}"),
@@ -81,6 +92,12 @@ class TrainConfig:
     def sizes(self) -> list[int]:
         """Layer sizes of the MLP: 784, hidden..., 10."""
         return [784, *self.hidden, 10]
+
+    @property
+    def augment(self) -> Augment:
+        """The training-image distortions this config asks for (identity when all are 0)."""
+        return Augment(self.augment_rotation, self.augment_scale, self.augment_shift,
+                       self.elastic_alpha, self.elastic_sigma)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v

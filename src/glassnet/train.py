@@ -1,7 +1,8 @@
 """``fit`` and ``evaluate``: the training loop, its record, checkpoints, divergence guard and resume.
 
 One seed fixes the run: ``SeedSequence(seed)`` gives one generator for the
-model (initial weights, then dropout masks) and one for shuffling. Their
+model (initial weights, then dropout masks), one for shuffling and one for
+data augmentation. Their
 states are saved in every checkpoint, with the parameters, BatchNorm
 statistics, optimizer moments and the step count, so a resumed run ends with
 exactly the weights of an uninterrupted one.
@@ -22,6 +23,7 @@ from numpy.typing import NDArray
 from glassnet import __version__
 from glassnet.checkpoint import optimizer_arrays, read_checkpoint, restore_state, save_checkpoint
 from glassnet.config import TrainConfig
+from glassnet.data.augment import Augment
 from glassnet.data.batches import as_inputs, batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, DivergenceError
 from glassnet.nn.losses import softmax_cross_entropy
@@ -108,8 +110,9 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
 
 
 def _generators(seed: int) -> dict[str, np.random.Generator]:
-    model_seed, shuffle_seed = np.random.SeedSequence(seed).spawn(2)
-    return {"model": np.random.default_rng(model_seed), "shuffle": np.random.default_rng(shuffle_seed)}
+    model_seed, shuffle_seed, augment_seed = np.random.SeedSequence(seed).spawn(3)
+    return {"model": np.random.default_rng(model_seed), "shuffle": np.random.default_rng(shuffle_seed),
+            "augment": np.random.default_rng(augment_seed)}
 
 
 def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
@@ -160,10 +163,12 @@ class _Run:
 def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.floating],
                 y_train: NDArray[np.integer], *, batch_size: int, rng: np.random.Generator,
                 schedule: Schedule, first_step: int = 0, label_smoothing: float = 0.0,
+                augment: Augment | None = None, augment_rng: np.random.Generator | None = None,
                 on_batch: Callable[[int, float, float], None] | None = None) -> tuple[float, float]:
     """One pass over the training data in shuffled mini-batches; returns mean loss and accuracy.
 
-    Each step: logits = model(x), (loss, G) = cross-entropy, backward, opt.lr = schedule(step), opt.step().
+    Each step: [x = augment(x)], logits = model(x), (loss, G) = cross-entropy, backward,
+    opt.lr = schedule(step), opt.step().
     Raises ``DivergenceError`` (naming the step and lr) when the logits stop being finite.
     """
     model.train()
@@ -174,6 +179,8 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
             step = first_step + batch
             optimizer.lr = schedule(step)
             x = gather(x_train, indices, x_batch)
+            if augment is not None and not augment.is_identity:
+                x = augment(x, augment_rng or rng)
             labels = y_train[indices]
             logits = model.forward(x)
             if not np.isfinite(logits).all():
@@ -221,7 +228,8 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         try:
             train_loss, train_accuracy = train_epoch(
                 model, optimizer, x_train, data.y_train, batch_size=config.batch_size, rng=run.rngs["shuffle"],
-                schedule=schedule, first_step=run.step, label_smoothing=config.label_smoothing, on_batch=on_batch)
+                schedule=schedule, first_step=run.step, label_smoothing=config.label_smoothing,
+                augment=config.augment, augment_rng=run.rngs["augment"], on_batch=on_batch)
         except DivergenceError as e:
             kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
             raise DivergenceError(f"{e} in epoch {epoch}{kept}.\nhelp: lower the learning rate (--lr)") from None
