@@ -1,4 +1,4 @@
-"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info.
+"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve.
 
 The only module that prints or exits. Exit codes: 0 ok, 1 an expected failure
 (one or two lines on stderr, no traceback), 2 a usage error.
@@ -91,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     gradcheck.add_argument("--samples", type=int, default=20,
                            help="coordinates checked per tensor (default 20; 0 = all, slow)")
     gradcheck.add_argument("--seed", type=int, default=0)
+
+    serve = commands.add_parser("serve", help="the draw-a-digit web page, on http://127.0.0.1:8000")
+    serve.add_argument("model", type=Path, nargs="?",
+                       help=f"a model file or run folder (default: the newest runs/*/{CHECKPOINT_NAME})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
 
     info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
     info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
@@ -333,8 +341,47 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def newest_model(root: Path = Path("runs")) -> Path:
+    """The most recently written runs/*/model.npz."""
+    models = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise GlassnetError(f"no trained model in {root}/; train one with 'glassnet train' or pass MODEL")
+    return models[-1]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+    from glassnet.data.mnist import load_mnist
+    from glassnet.errors import DatasetError
+    from glassnet.web.server import DigitApp, make_server
+
+    path = _model_path(args.model) if args.model else newest_model()
+    model, _ = load_model(path)
+    try:
+        mnist = load_mnist(args.data_dir, download=False)
+        images, labels = mnist.test_images, mnist.test_labels
+    except DatasetError:
+        images = labels = None
+        print("(MNIST not found: the 'random test digit' button is off; pass --data-dir to turn it on)",
+              file=sys.stderr)
+    try:
+        server = make_server(DigitApp(model, images, labels), args.host, args.port)
+    except OSError as e:
+        raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
+                            "choose another --port") from e
+    host, port = server.server_address[:2]
+    print(f"serving {path} on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "gradcheck": cmd_gradcheck, "info": cmd_info}
+            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve}
 
 
 class _UsageError(Exception):

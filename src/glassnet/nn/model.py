@@ -106,6 +106,22 @@ class Sequential:
                 layer.training = mode
         return np.concatenate(chunks) if chunks else np.empty((0, self.n_classes), self.dtype)
 
+    def trace(self, x: Array) -> list[Array]:
+        """Every layer's output for inputs x (N, D), in inference mode: what the network 'sees'."""
+        x = np.asarray(x)
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            outputs = []
+            x = x.astype(self.dtype, copy=False)
+            for layer in self.layers:
+                x = layer.forward(x)
+                outputs.append(x)
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+        return outputs
+
     @property
     def n_classes(self) -> int:
         return next(layer.out_features for layer in reversed(self.layers) if isinstance(layer, Linear))

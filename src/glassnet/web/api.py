@@ -1,0 +1,110 @@
+"""The JSON API of the draw-a-digit page, independent of HTTP: request body in, response dict out.
+
+``POST /api/predict`` takes ``{"image": [[...], ...]}`` (a 2-D grayscale drawing,
+values in [0, 1]) or ``{"pixels": [784 values]}``; the digit goes through the
+same preprocessing as ``glassnet predict``. The answer holds the 28×28 image
+the network saw, the ten probabilities, the prediction, every hidden layer's
+activations (after BatchNorm and ReLU) and the first-layer units that
+responded most, with their 28×28 weight images.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.data.preprocess import preprocess_digit
+from glassnet.nn.layers import Linear, ReLU
+from glassnet.nn.model import Sequential
+
+MAX_SIDE = 512
+TOP_UNITS = 6
+
+
+class BadRequest(ValueError):
+    """The request is malformed; the message goes back to the client with status 400."""
+
+
+def _reject_constant(name: str) -> float:
+    raise BadRequest(f"non-finite number {name} in the request; send finite values in [0, 1]")
+
+
+def parse_digit(body: bytes) -> NDArray[np.float32]:
+    """The drawing in a request body as a (H, W) float32 array in [0, 1]; ``BadRequest`` otherwise."""
+    try:
+        request = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise BadRequest(f"the body is not valid JSON ({e})") from None
+    if not isinstance(request, dict) or len(set(request) & {"image", "pixels"}) != 1:
+        raise BadRequest('send a JSON object with either "image" (a 2-D list of rows) or "pixels" (784 numbers)')
+    if "pixels" in request:
+        values = _numbers(request["pixels"], "pixels")
+        if values.shape != (784,):
+            raise BadRequest(f'"pixels" must hold 784 numbers (28×28), got shape {values.shape}')
+        image = values.reshape(28, 28)
+    else:
+        image = _numbers(request["image"], "image")
+        if image.ndim != 2 or not (1 <= image.shape[0] <= MAX_SIDE and 1 <= image.shape[1] <= MAX_SIDE):
+            raise BadRequest(f'"image" must be a rectangular 2-D list of rows, at most {MAX_SIDE}×{MAX_SIDE}, '
+                             f"got shape {image.shape}")
+    if not np.isfinite(image).all():
+        raise BadRequest("the image contains non-finite values")
+    if image.min() < 0.0 or image.max() > 1.0:
+        raise BadRequest(f"pixel values must lie in [0, 1], got {image.min():g} to {image.max():g}")
+    return image.astype(np.float32)
+
+
+def _numbers(value: Any, name: str) -> NDArray[np.float64]:
+    if not isinstance(value, list):
+        raise BadRequest(f'"{name}" must be a list, got {type(value).__name__}')
+    nested = bool(value) and type(value[0]) is list
+    if nested and set(map(type, value)) != {list}:
+        raise BadRequest(f'"{name}" mixes rows and numbers')
+    rows = value if nested else [value]
+    kinds: set[type] = set().union(*(map(type, row) for row in rows))   # C-level passes: bodies can be large
+    if not kinds <= {int, float}:
+        raise BadRequest(f'"{name}" must hold only numbers (no strings, booleans, nulls or deeper lists)')
+    if nested and len({len(row) for row in rows}) > 1:
+        raise BadRequest(f'"{name}" rows must all have the same length')
+    return np.array(value, dtype=np.float64)
+
+
+def _rounded(values: NDArray[np.floating], digits: int = 4) -> list[Any]:
+    return np.round(values.astype(np.float64), digits).tolist()
+
+
+def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
+    """Everything the page shows about how ``model`` reads ``image``."""
+    digit = preprocess_digit(image)
+    outputs = model.trace(digit.reshape(1, 784))
+    logits = outputs[-1][0].astype(np.float64)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    hidden = [out[0] for layer, out in zip(model.layers, outputs) if isinstance(layer, ReLU)]
+    first = next(layer for layer in model.layers if isinstance(layer, Linear))
+    first_hidden = hidden[0] if hidden else np.zeros(first.out_features)
+    strongest = np.argsort(-first_hidden, kind="stable")[:TOP_UNITS]
+    return {
+        "input": _rounded(digit),
+        "blank": not bool(digit.any()),
+        "probabilities": _rounded(probabilities, 6),
+        "prediction": int(probabilities.argmax()),
+        "activations": [{"name": f"hidden layer {i + 1}", "size": int(len(h)), "values": _rounded(h, 3)}
+                        for i, h in enumerate(hidden)],
+        "top_units": [{"unit": int(u), "activation": round(float(first_hidden[u]), 4),
+                       "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)} for u in strongest],
+    }
+
+
+def sample(images: NDArray[np.uint8], labels: NDArray[np.uint8], rng: np.random.Generator) -> dict[str, Any]:
+    """A random test digit: its 28×28 pixels in [0, 1] and its true label."""
+    index = int(rng.integers(len(images)))
+    return {"index": index, "label": int(labels[index]), "pixels": _rounded(images[index].reshape(784) / 255.0, 4)}
+
+
+def finite_json(payload: dict[str, Any]) -> bytes:
+    """Serialize a response; the API never emits NaN or Infinity."""
+    return json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")

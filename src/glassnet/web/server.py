@@ -1,0 +1,186 @@
+"""``glassnet serve``: a small local HTTP server for the draw-a-digit page (standard library only).
+
+Routes: ``GET /`` and ``GET /static/<file>`` (package files only), ``POST
+/api/predict``, ``GET /api/sample``. Bodies above ``MAX_BODY`` bytes get 413,
+malformed requests 400 with a JSON error, unknown paths 404, other methods
+405. Each request is handled in its own thread; a failure in one never stops
+the server. Binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.nn.model import Sequential
+from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sample
+
+MAX_BODY = 512 * 1024            # a 512×512 drawing as JSON stays under this
+STATIC_FILES = ("index.html", "app.js", "style.css")
+API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET"}
+
+
+class DigitApp:
+    """What the handlers share: the model (read-only), the test digits and a locked generator."""
+
+    def __init__(self, model: Sequential, test_images: NDArray[np.uint8] | None = None,
+                 test_labels: NDArray[np.uint8] | None = None, seed: int = 0) -> None:
+        self.model = model.eval()
+        self.test_images, self.test_labels = test_images, test_labels
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()          # layers cache activations: one forward at a time
+        self.static = {name: resources.files("glassnet.web").joinpath("static", name).read_bytes()
+                       for name in STATIC_FILES}
+
+    def predict(self, body: bytes) -> dict[str, Any]:
+        image = parse_digit(body)
+        with self._lock:
+            return describe(self.model, image)
+
+    def sample(self) -> dict[str, Any] | None:
+        if self.test_images is None or self.test_labels is None:
+            return None
+        with self._lock:
+            return sample(self.test_images, self.test_labels, self._rng)
+
+
+def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "glassnet"
+        protocol_version = "HTTP/1.1"
+        timeout = 15                                  # seconds a slow client may hold a connection idle
+        disable_nagle_algorithm = True                # headers and body leave at once (no 40 ms delayed-ACK stall)
+
+        def log_message(self, format: str, *args: Any) -> None:   # quiet: the CLI prints what matters
+            pass
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Cache-Control", "no-store")
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status: HTTPStatus, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+            self._send(status, finite_json(payload), "application/json", extra)
+
+        def _error(self, status: HTTPStatus, message: str, extra: dict[str, str] | None = None) -> None:
+            self._json(status, {"error": message, "status": int(status)}, extra)
+
+        def _route(self, method: str) -> None:
+            path = self.path.split("?", 1)[0]
+            try:
+                if path in API_ROUTES:
+                    if method != API_ROUTES[path]:
+                        self._drain()
+                        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {API_ROUTES[path]}",
+                                    {"Allow": API_ROUTES[path]})
+                    elif path == "/api/predict":
+                        self._predict()
+                    else:
+                        self._sample()
+                elif path == "/" or path.startswith("/static/"):
+                    name = "index.html" if path == "/" else path.removeprefix("/static/")
+                    if method not in ("GET", "HEAD"):
+                        self._drain()
+                        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes GET", {"Allow": "GET, HEAD"})
+                    elif name not in app.static:               # only the package's own files, by name
+                        self._error(HTTPStatus.NOT_FOUND, f"no such file: {path}")
+                    else:
+                        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                        self._send(HTTPStatus.OK, app.static[name], f"{kind}; charset=utf-8")
+                else:
+                    self._drain()
+                    self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            except Exception as e:                            # keep serving whatever one request did
+                self.close_connection = True
+                try:
+                    self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(e).__name__}")
+                except OSError:
+                    pass
+
+        def _body_length(self) -> int | None:
+            raw = self.headers.get("Content-Length")
+            if raw is None or not raw.isdigit():
+                self.close_connection = True
+                self._error(HTTPStatus.LENGTH_REQUIRED if raw is None else HTTPStatus.BAD_REQUEST,
+                            "send the JSON body with a valid Content-Length header")
+                return None
+            length = int(raw)
+            if length > MAX_BODY:
+                self.close_connection = True                  # do not read a huge body
+                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                            f"request body of {length} bytes is over the limit of {MAX_BODY}; "
+                            "send a smaller drawing")
+                return None
+            return length
+
+        def _drain(self) -> None:
+            """Read (and drop) a small body so the connection stays usable; close on a large one."""
+            raw = self.headers.get("Content-Length", "0")
+            if raw.isdigit() and int(raw) <= MAX_BODY:
+                self.rfile.read(int(raw))
+            else:
+                self.close_connection = True
+
+        def _predict(self) -> None:
+            length = self._body_length()
+            if length is None:
+                return
+            body = self.rfile.read(length)
+            try:
+                self._json(HTTPStatus.OK, app.predict(body))
+            except BadRequest as e:
+                self._error(HTTPStatus.BAD_REQUEST, str(e))
+
+        def _sample(self) -> None:
+            payload = app.sample()
+            if payload is None:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, "no test digits loaded; start the server with "
+                            "MNIST available (--data-dir or GLASSNET_DATA)")
+            else:
+                self._json(HTTPStatus.OK, payload)
+
+        def do_GET(self) -> None:
+            self._route("GET")
+
+        def do_HEAD(self) -> None:
+            self._route("HEAD")
+
+        def do_POST(self) -> None:
+            self._route("POST")
+
+        def do_PUT(self) -> None:
+            self._route("PUT")
+
+        def do_DELETE(self) -> None:
+            self._route("DELETE")
+
+        def do_PATCH(self) -> None:
+            self._route("PATCH")
+
+    return Handler
+
+
+class DigitServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+
+
+def make_server(app: DigitApp, host: str = "127.0.0.1", port: int = 8000) -> DigitServer:
+    """A server bound to host:port (port 0: any free port; read it from ``server.server_address``)."""
+    return DigitServer((host, port), make_handler(app))

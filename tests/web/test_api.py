@@ -1,0 +1,176 @@
+"""The JSON API against the real server: answers, and every bad request refused without harm."""
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.request
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+from glassnet.checkpoint import load_model
+from glassnet.data.preprocess import preprocess_digit
+from glassnet.web.server import MAX_BODY
+
+
+def request(server, method, path, body=None, headers=None):
+    """(status, parsed JSON or raw bytes, headers) without raising on HTTP errors."""
+    url = urlparse(server)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    connection.request(method, path, body=data, headers=headers or {})
+    response = connection.getresponse()
+    raw = response.read()
+    connection.close()
+    kind = response.getheader("Content-Type", "")
+    return response.status, json.loads(raw) if kind.startswith("application/json") else raw, response
+
+
+def drawing(seed=0):
+    image = np.zeros((112, 112))
+    image[20:90, 50:62] = 1.0                                         # a thick "1"
+    return image
+
+
+def test_predict_a_drawing(server, model_file):
+    status, result, _ = request(server, "POST", "/api/predict", {"image": drawing().tolist()})
+    assert status == 200
+    assert np.array(result["input"]).shape == (28, 28)
+    assert len(result["probabilities"]) == 10 and abs(sum(result["probabilities"]) - 1) < 1e-4
+    assert result["prediction"] == int(np.argmax(result["probabilities"]))
+    assert [layer["size"] for layer in result["activations"]] == [32, 16]
+    assert all(min(layer["values"]) >= 0 for layer in result["activations"])       # after ReLU
+    assert len(result["top_units"]) == 6 and np.array(result["top_units"][0]["weights"]).shape == (28, 28)
+    # the same pixels through the library give the same answer (same preprocessing code)
+    model, _ = load_model(model_file)
+    expected = model.predict_proba(preprocess_digit(drawing().astype(np.float32)).reshape(1, 784))[0]
+    np.testing.assert_allclose(result["probabilities"], expected, atol=2e-6)
+
+
+def test_predict_784_pixels(server):
+    pixels = np.zeros((28, 28))
+    pixels[4:24, 13:15] = 1.0
+    status, result, _ = request(server, "POST", "/api/predict", {"pixels": pixels.ravel().tolist()})
+    assert status == 200 and not result["blank"]
+
+
+def test_blank_drawing(server):
+    status, result, _ = request(server, "POST", "/api/predict", {"image": [[0.0] * 20] * 20})
+    assert status == 200 and result["blank"] and not any(map(any, result["input"]))
+
+
+def test_sample(server):
+    status, result, _ = request(server, "GET", "/api/sample")
+    assert status == 200 and 0 <= result["label"] <= 9 and len(result["pixels"]) == 784
+    assert 0 <= min(result["pixels"]) and max(result["pixels"]) <= 1
+
+
+def test_page_and_static_files(server):
+    status, body, response = request(server, "GET", "/")
+    assert status == 200 and b"<canvas" in body and response.getheader("Content-Type").startswith("text/html")
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        status, body, response = request(server, "GET", f"/static/{name}")
+        assert status == 200 and body and kind in response.getheader("Content-Type")
+
+
+BAD_BODIES = [
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe", "not valid JSON"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"image": [[0.1]], "pixels": [0.1]}', "either"),
+    (b'{"pixels": [0.5, 0.5]}', "784 numbers"),
+    (b'{"pixels": "abc"}', "must be a list"),
+    (b'{"image": [[0.1, 0.2], [0.3]]}', "same length"),
+    (b'{"image": [[0.1, "x"]]}', "only numbers"),
+    (b'{"image": [[true, false]]}', "only numbers"),
+    (b'{"image": [[0.1, [0.2]]]}', "only numbers"),
+    (b'{"image": [0.1, [0.2]]}', "only numbers"),
+    (b'{"image": [[0.1], 0.2]}', "mixes rows"),
+    (b'{"image": []}', "rectangular"),
+    (b'{"image": [[]]}', "rectangular"),
+    (b'{"image": [[NaN, 0.1]]}', "non-finite"),
+    (b'{"image": [[Infinity]]}', "non-finite"),
+    (b'{"image": [[1e400]]}', "non-finite"),
+    (b'{"image": [[1.5, 0.1]]}', r"[0, 1]"),
+    (b'{"image": [[-0.1, 0.1]]}', r"[0, 1]"),
+    (json.dumps({"image": [[0.0] * 600] * 2}).encode(), "at most 512"),
+    (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("body, message", BAD_BODIES)
+def test_bad_requests_get_400_with_a_json_message(server, body, message):
+    status, result, _ = request(server, "POST", "/api/predict", body, {"Content-Type": "application/json"})
+    assert status == 400, result
+    assert message in result["error"]
+
+
+def test_too_large_is_413_and_the_body_is_not_read(server):
+    status, result, _ = request(server, "POST", "/api/predict", b"x" * (MAX_BODY + 1))
+    assert status == 413 and "over the limit" in result["error"]
+
+
+def test_announced_huge_body_is_refused_without_waiting_for_it(server):
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_missing_content_length(server):
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 411")
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/nope", 404),
+    ("GET", "/api/nope", 404),
+    ("GET", "/static/nope.js", 404),
+    ("GET", "/static/../server.py", 404),
+    ("GET", "/static/%2e%2e/server.py", 404),
+    ("GET", "/static//etc/passwd", 404),
+    ("GET", "/../../etc/passwd", 404),
+    ("GET", "/api/predict", 405),
+    ("PUT", "/api/predict", 405),
+    ("DELETE", "/api/sample", 405),
+    ("POST", "/api/sample", 405),
+    ("POST", "/", 405),
+    ("PATCH", "/static/app.js", 405),
+])
+def test_unknown_paths_and_methods(server, method, path, status):
+    code, result, _ = request(server, method, path, b"{}" if method in ("POST", "PUT", "PATCH") else None)
+    assert code == status
+    assert result["status"] == status and result["error"]
+
+
+def test_server_keeps_serving_after_bad_requests(server):
+    for body, _ in BAD_BODIES[:5]:
+        request(server, "POST", "/api/predict", body)
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"GARBAGE\r\n\r\n")
+        sock.recv(4096)
+    status, _, _ = request(server, "POST", "/api/predict", {"pixels": [0.0] * 784})
+    assert status == 200
+
+
+def test_sample_without_data_is_503(model_file):
+    import threading
+
+    from glassnet.web.server import DigitApp, make_server
+
+    model, _ = load_model(model_file)
+    httpd = make_server(DigitApp(model), "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"http://127.0.0.1:{httpd.server_address[1]}/api/sample", timeout=10)
+        assert error.value.code == 503
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
