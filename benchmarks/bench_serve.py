@@ -17,6 +17,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -66,11 +67,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per client")
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--bad-every", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     model, _ = load_model(args.model)
     server = make_server(DigitApp(model), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
+    client(port, 20, 0, 99)                                   # warm-up, then measure memory from here
+    rss_before = rss_mib()
     started = time.perf_counter()
     with ThreadPoolExecutor(args.clients) as pool:
         results = list(pool.map(lambda c: client(port, args.requests, args.bad_every, c), range(args.clients)))
@@ -82,8 +86,22 @@ def main() -> None:
     print(f"{len(latencies)} requests from {args.clients} client(s) in {wall:.1f} s "
           f"({len(latencies) / wall:.0f}/s); valid requests failed: {failures}; "
           f"malformed answered 400: {sum(r[2] for r in results)}/{n_bad}")
-    print(f"latency ms: median {statistics.median(latencies):.2f}, p90 {latencies[int(0.9 * len(latencies))]:.2f}, "
-          f"p99 {latencies[int(0.99 * len(latencies)) - 1]:.2f}, max {latencies[-1]:.2f}")
+    figures = {"requests": len(latencies), "clients": args.clients, "seconds": wall, "valid_failed": failures,
+               "malformed": n_bad, "malformed_answered_400": sum(r[2] for r in results),
+               "median_ms": statistics.median(latencies), "p90_ms": latencies[int(0.9 * len(latencies))],
+               "p99_ms": latencies[int(0.99 * len(latencies)) - 1], "max_ms": latencies[-1],
+               "rss_before_mib": rss_before, "rss_after_mib": rss_mib()}
+    print(f"latency ms: median {figures['median_ms']:.2f}, p90 {figures['p90_ms']:.2f}, "
+          f"p99 {figures['p99_ms']:.2f}, max {figures['max_ms']:.2f}; server RSS {rss_before:.0f} → "
+          f"{figures['rss_after_mib']:.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+def rss_mib() -> float:
+    """Resident memory of this process (the server runs in it), from /proc."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
 if __name__ == "__main__":

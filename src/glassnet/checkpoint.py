@@ -12,7 +12,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import zipfile
+import zlib
+from tokenize import TokenError
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,10 @@ from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.params import Array
 
 FORMAT_VERSION = 1
+# what np.load raises on damaged files (found by fuzzing): .npy headers are parsed with ast.literal_eval,
+# zip headers with struct, and a damaged header may name an unknown zip version or compression
+_UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError, MemoryError, OverflowError,
+               NotImplementedError, struct.error, zlib.error, zipfile.BadZipFile)
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: Sequential, meta: dict[str, Any],
@@ -52,7 +59,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError as e:
         raise CheckpointError(f"{path}: no such model file; train one with 'glassnet train'") from e
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
+    except _UNREADABLE as e:
         raise CheckpointError(f"{path}: not a readable glassnet model file ({e}); it is truncated, "
                               "corrupt or of another format") from e
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8 or arrays["meta"].ndim != 1:

@@ -174,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     else:
         config = resolve(args.preset, args.config, _config_flags(args))
+        meta: dict[str, Any] = {}
         run_dir = args.out or Path(config.run_dir or f"runs/{datetime.now():%Y%m%d-%H%M%S}")
         if (run_dir / CHECKPOINT_NAME).exists():
             raise GlassnetError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
@@ -210,8 +211,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         def on_epoch_end(self, stats: EpochStats) -> None:
             self.bar.close()
-            run_files.write_history(run_dir, history + [stats])
             history.append(stats)
+            run_files.write_history(run_dir, history)
             print(f"epoch {stats.epoch:>3}/{config.epochs}  train loss {stats.train_loss:.4f} "
                   f"acc {stats.train_accuracy:.2%}  {data.eval_name} loss {stats.eval_loss:.4f} "
                   f"acc {stats.eval_accuracy:.2%}  lr {stats.lr:.3g}  {stats.seconds:.1f}s", flush=True)
@@ -219,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
-    history: list[EpochStats] = []
+    history = [EpochStats(**record) for record in meta.get("history", [])]      # epochs already done
     result = fit(config, data, run_dir=run_dir, callbacks=[Progress()], resume=args.resume is not None)
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(y_test, predicted)
@@ -272,14 +273,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
-    from glassnet.data.preprocess import preprocess_digit
-    from glassnet.images import read_digits
+    from glassnet.images import load_digits
 
     model, _ = load_model(_model_path(args.model))
     for path in args.files:
-        for name, image in read_digits(path):
-            x = preprocess_digit(image).reshape(1, 784)
-            probabilities = model.predict_proba(x)[0]
+        for name, digit in load_digits(path):
+            probabilities = model.predict_proba(digit.reshape(1, 784))[0]
             digit = int(probabilities.argmax())
             if args.json:
                 print(json.dumps({"file": name, "prediction": digit,
@@ -399,6 +398,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except GlassnetError as e:
         print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:                                   # disk full, read-only or missing folder, …
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"glassnet {args.command}: error: {where}{e.strerror or e}\nhelp: check that the folder exists, "
+              "is writable and that the disk has space; finished checkpoints are kept", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"glassnet {args.command}: interrupted", file=sys.stderr)

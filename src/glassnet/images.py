@@ -1,16 +1,18 @@
 """Reading a person's digits from files: PNG/JPEG (Pillow, optional extra ``image``) or ``.npy`` arrays.
 
-Returns raw pixels; ``data.preprocess.preprocess_digit`` makes them MNIST-like.
+``load_digits`` returns them preprocessed (``data.preprocess``), ready for the network.
 """
 
 from __future__ import annotations
 
 import warnings
+from tokenize import TokenError
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from glassnet.data.preprocess import preprocess_digit
 from glassnet.errors import GlassnetError
 
 MAX_PIXELS = 50_000_000           # a phone photo is ~12 MP; refuse decompression bombs well before memory runs out
@@ -18,6 +20,17 @@ MAX_PIXELS = 50_000_000           # a phone photo is ~12 MP; refuse decompressio
 
 class ImageInputError(GlassnetError):
     """An input file cannot be read as a digit image."""
+
+
+def load_digits(path: Path) -> list[tuple[str, NDArray[np.float32]]]:
+    """(name, MNIST-like 28×28 image) pairs from one file; ``ImageInputError`` for anything unusable."""
+    digits = []
+    for name, image in read_digits(path):
+        try:
+            digits.append((name, preprocess_digit(image)))
+        except ValueError as e:
+            raise ImageInputError(f"{name}: {e}") from None
+    return digits
 
 
 def read_digits(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
@@ -32,7 +45,7 @@ def read_digits(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-a
 def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TokenError, MemoryError) as e:   # header: ast.literal_eval
         raise ImageInputError(f"{path}: not a readable .npy array ({e})") from e
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise ImageInputError(f"{path}: expected uint8 pixels or floats in [0, 1], got dtype {array.dtype}")

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassnet import __version__
+from glassnet.atomic import remove_stale_temporaries
 from glassnet.checkpoint import optimizer_arrays, read_checkpoint, restore_state, save_checkpoint
 from glassnet.config import TrainConfig
 from glassnet.data.augment import Augment
@@ -205,6 +206,8 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
     """
     run = _Run(config, data.description)
     checkpoint = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
+    if run_dir is not None and Path(run_dir).is_dir():
+        remove_stale_temporaries(run_dir)                  # left by a run killed mid-write
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
