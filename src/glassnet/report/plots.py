@@ -98,17 +98,23 @@ def misclassified(images: NDArray[np.uint8], labels: NDArray[np.integer], predic
 
 
 def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 64) -> str:
-    """Columns of the first Linear's weight (784, D) as 28×28 images: what each unit looks for."""
+    """Columns of the first Linear's weight (784, D) as 28×28 tiles: what each unit looks for.
+
+    Each tile is scaled by its own largest |weight| to [−1, 1]; tiles form one mosaic image.
+    """
     plt = _pyplot()
     n = min(limit, weight.shape[1])
     columns = 8
-    fig, axes = plt.subplots(-(-n // columns), columns, figsize=(columns * 1.1, -(-n // columns) * 1.1),
-                             squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for unit, ax in enumerate(axes.ravel()[:n]):
-        w = weight[:, unit].reshape(28, 28)
-        limit_value = float(np.abs(w).max()) or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit_value, vmax=limit_value)
-    fig.suptitle("First-layer weights (red: positive, blue: negative)")
+    rows = -(-n // columns)
+    mosaic = np.full((rows * 29 + 1, columns * 29 + 1), np.nan)
+    for unit in range(n):
+        tile = weight[:, unit].reshape(28, 28)
+        r, c = divmod(unit, columns)
+        mosaic[1 + 29 * r:29 * (r + 1), 1 + 29 * c:29 * (c + 1)] = tile / (np.abs(tile).max() or 1.0)
+    fig, ax = plt.subplots(figsize=(columns * 0.9, rows * 0.9 + 0.4))
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("white")
+    ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(f"First-layer weights of {n} units (red: positive, blue: negative)", fontsize=9)
     return _save(fig, path)
