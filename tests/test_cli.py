@@ -62,7 +62,7 @@ def test_evaluate_text(run_dir, data_dir, capsys):
 
 
 def test_predict_npy_and_png(run_dir, tmp_path, capsys):
-    images, labels = synthetic_digits(3, seed=9)
+    images, _ = synthetic_digits(3, seed=9)
     np.save(tmp_path / "batch.npy", images)
     np.save(tmp_path / "one.npy", images[0].reshape(784).astype(np.float32) / 255)
     files = [tmp_path / "batch.npy", tmp_path / "one.npy"]

@@ -100,7 +100,7 @@ def test_reference_model_overfits_256_digits():
     x = np.clip(prototypes[labels] + 0.5 * rng.standard_normal((256, 784)).astype(np.float32), 0, 1)
     model = mlp([784, 256, 128, 10], rng=rng, dropout=0.2)
     opt = Adam([model.flat], lr=1e-3)
-    for step in range(300):
+    for _ in range(300):
         batch = rng.permutation(256)[:64]
         _, grad = softmax_cross_entropy(model.forward(x[batch]), labels[batch])
         model.backward(grad, input_grad=False)

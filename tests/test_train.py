@@ -101,7 +101,7 @@ class _Poison(Callback):
 
 def test_divergence_keeps_the_last_good_checkpoint(data, tmp_path):
     config = TrainConfig(hidden=(16,), epochs=3, batch_size=32, dropout=0.0)
-    with pytest.raises(DivergenceError, match="step 11 .* in epoch 2") as error:
+    with pytest.raises(DivergenceError, match=r"step 11 .* in epoch 2") as error:
         fit(config, data, run_dir=tmp_path, callbacks=[_Poison()])
     assert f"last good checkpoint is kept in {tmp_path / 'model.npz'}" in str(error.value)
     meta, _ = read_checkpoint(tmp_path / "model.npz")

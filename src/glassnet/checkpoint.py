@@ -15,8 +15,8 @@ import os
 import struct
 import zipfile
 import zlib
-from tokenize import TokenError
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,7 @@ _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError,
 def save_checkpoint(path: str | os.PathLike[str], model: Sequential, meta: dict[str, Any],
                     optimizer_state: dict[str, Array] | None = None) -> None:
     """Write model (and optionally optimizer) state with ``meta`` to ``path``, atomically."""
-    arrays = {f"param/{name}": p.value for name, p in model.named_params().items()}
+    arrays: dict[str, Any] = {f"param/{name}": p.value for name, p in model.named_params().items()}
     arrays |= {f"buffer/{name}": value for name, value in model.buffers().items()}
     arrays |= {f"optim/{name}": value for name, value in (optimizer_state or {}).items()}
     header = {"format_version": FORMAT_VERSION, "architecture": model.architecture} | meta
@@ -78,6 +78,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
 def build_model(meta: dict[str, Any], rng: np.random.Generator, source: str = "checkpoint") -> Sequential:
     """A fresh model of the architecture recorded in ``meta``."""
     arch = meta.get("architecture")
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"{source}: no architecture record in the metadata")
     try:
         return mlp(arch["sizes"], rng=rng, dropout=arch["dropout"], batchnorm=arch["batchnorm"],
                    dtype=np.dtype(arch["dtype"]), init=arch["init"])

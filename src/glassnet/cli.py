@@ -35,7 +35,7 @@ def _parse_widths(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,128, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,128, got {text!r}") from None
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -158,42 +158,54 @@ class _NoBar:
     def close(self) -> None: ...
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, list[Any]]:
+    """The config, the run folder and the epochs already done (a resumed run keeps its saved config)."""
     from glassnet.checkpoint import read_checkpoint
-    from glassnet.data.mnist import to_inputs
-    from glassnet.metrics import ClassificationReport
-    from glassnet.report import run_files
-    from glassnet.train import Callback, EpochStats, TrainData, fit, record_metrics
+    from glassnet.config import with_overrides
+    from glassnet.train import EpochStats
 
-    if args.resume is not None:
-        flags = _config_flags(args)
-        if flags or args.config or args.out:
-            raise _UsageError("--resume continues a run with its saved config; drop the other config flags")
-        run_dir = args.resume
-        meta, _ = read_checkpoint(run_dir / CHECKPOINT_NAME)
-        config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-    else:
+    if args.resume is None:
         config = resolve(args.preset, args.config, _config_flags(args))
-        meta: dict[str, Any] = {}
         run_dir = args.out or Path(config.run_dir or f"runs/{datetime.now():%Y%m%d-%H%M%S}")
         if (run_dir / CHECKPOINT_NAME).exists():
             raise GlassnetError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
                                 "or choose another --out")
-    started = time.perf_counter()
-    mnist = _load_data(args, args.quiet)
-    # uint8 pixels, divided by 255 batch by batch: a quarter of the memory of float32 inputs
+        return config, run_dir, []
+    if _config_flags(args) or args.config or args.out:
+        raise _UsageError("--resume continues a run with its saved config; drop the other config flags")
+    meta, _ = read_checkpoint(args.resume / CHECKPOINT_NAME)
+    config = with_overrides(TrainConfig(), meta.get("config") or {}, str(args.resume / CHECKPOINT_NAME))
+    return config, args.resume, [EpochStats(**record) for record in meta.get("history", [])]
+
+
+def _train_data(mnist: Any, config: TrainConfig) -> Any:
+    """Training and evaluation arrays: uint8 pixels (divided by 255 batch by batch, a quarter of the
+    memory of float32 inputs), with the last ``validation_size`` training images held out if asked."""
+    from glassnet.train import TrainData
+
     x_train, y_train = mnist.train_images.reshape(len(mnist.train_images), -1), mnist.train_labels
-    x_test, y_test = mnist.test_images.reshape(len(mnist.test_images), -1), mnist.test_labels
     if config.validation_size >= len(x_train):
         raise GlassnetError(f"validation_size {config.validation_size} leaves no training data "
                             f"({len(x_train)} training images)")
     description = {"name": mnist.name, "official": mnist.official, "folder": str(mnist.folder),
-                   "n_train": len(x_train) - config.validation_size, "n_test": len(x_test)}
+                   "n_train": len(x_train) - config.validation_size, "n_test": len(mnist.test_labels)}
     if config.validation_size:
         cut = len(x_train) - config.validation_size
-        data = TrainData(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], "validation", description)
-    else:
-        data = TrainData(x_train, y_train, x_test, y_test, "test", description)
+        return TrainData(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], "validation", description)
+    x_test = mnist.test_images.reshape(len(mnist.test_images), -1)
+    return TrainData(x_train, y_train, x_test, mnist.test_labels, "test", description)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from glassnet.data.mnist import to_inputs
+    from glassnet.metrics import ClassificationReport
+    from glassnet.report import run_files
+    from glassnet.train import Callback, EpochStats, fit, record_metrics
+
+    config, run_dir, history = _resolve_run(args)
+    started = time.perf_counter()
+    mnist = _load_data(args, args.quiet)
+    data = _train_data(mnist, config)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         run_files.write_config(run_dir, config)
@@ -201,6 +213,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise GlassnetError(f"cannot write the run folder {run_dir}: {e.strerror or e}") from e
 
     class Progress(Callback):
+        """A progress bar per epoch, a summary line after it, and the history files kept current."""
+
         def on_epoch_start(self, epoch: int, n_batches: int) -> None:
             self.bar = _progress_bar(n_batches, f"epoch {epoch}/{config.epochs}") if not args.quiet else _NoBar()
 
@@ -220,15 +234,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
-    history = [EpochStats(**record) for record in meta.get("history", [])]      # epochs already done
     result = fit(config, data, run_dir=run_dir, callbacks=[Progress()], resume=args.resume is not None)
+    # the test set, used once: for the final report
     predicted = result.model.predict(to_inputs(mnist.test_images))
-    report = ClassificationReport.from_predictions(y_test, predicted)
-    metrics = run_files.metrics_record(report, result.history, description, time.perf_counter() - started)
+    report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
+    metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started)
     record_metrics(run_dir, result.model, metrics)
     run_files.write_history(run_dir, result.history)
     run_files.write_metrics(run_dir, metrics)
-    plots = _write_plots(run_dir, result, report, mnist.test_images, y_test, predicted, data.eval_name)
+    plots = _write_plots(run_dir, result, report, mnist.test_images, mnist.test_labels, predicted, data.eval_name)
     run_files.write_report(run_dir, config, report, result.history, metrics, plots)
     print(f"\ntest accuracy {report.accuracy:.2%}  macro precision {report.macro('precision'):.2%}  "
           f"recall {report.macro('recall'):.2%}  F1 {report.macro('f1'):.2%}")
@@ -277,8 +291,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     model, _ = load_model(_model_path(args.model))
     for path in args.files:
-        for name, digit in load_digits(path):
-            probabilities = model.predict_proba(digit.reshape(1, 784))[0]
+        for name, image in load_digits(path):
+            probabilities = model.predict_proba(image.reshape(1, 784))[0]
             digit = int(probabilities.argmax())
             if args.json:
                 print(json.dumps({"file": name, "prediction": digit,
@@ -356,11 +370,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     path = _model_path(args.model) if args.model else newest_model()
     model, _ = load_model(path)
+    images: Any = None
+    labels: Any = None
     try:
         mnist = load_mnist(args.data_dir, download=False)
         images, labels = mnist.test_images, mnist.test_labels
     except DatasetError:
-        images = labels = None
         print("(MNIST not found: the 'random test digit' button is off; pass --data-dir to turn it on)",
               file=sys.stderr)
     try:
@@ -368,8 +383,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as e:
         raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
                             "choose another --port") from e
-    host, port = server.server_address[:2]
-    print(f"serving {path} on http://{host}:{port}/  (Ctrl-C to stop)", flush=True)
+    print(f"serving {path} on http://{args.host}:{server.server_address[1]}/  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

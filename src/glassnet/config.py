@@ -145,7 +145,7 @@ def with_overrides(base: TrainConfig, overrides: dict[str, Any], source: str = "
     if unknown:
         raise ConfigError(f"{source}: unknown config field(s) {', '.join(unknown)}; "
                           f"known fields: {', '.join(sorted(known))}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     return dataclasses.replace(base, **values)
 
 

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 import warnings
-from tokenize import TokenError
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,9 +75,9 @@ def read_image(path: Path) -> NDArray[np.uint8]:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageInputError(f"{path}: {image.width}×{image.height} pixels is too large "
                                           f"(limit {MAX_PIXELS:,}); crop or shrink the photo")
-                image = ImageOps.exif_transpose(image)
-                has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-                return np.asarray(image.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
+                upright = ImageOps.exif_transpose(image)
+                has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+                return np.asarray(upright.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
     except ImageInputError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

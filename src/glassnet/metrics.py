@@ -89,15 +89,18 @@ class ClassificationReport:
     def format(self, digits: int = 4) -> str:
         """The familiar classification-report table."""
         width = digits + 5
-        lines = [f"{'':>12}{'precision':>{width + 2}}{'recall':>{width}}{'f1-score':>{width}}{'support':>{width}}", ""]
-        for c in range(len(self.confusion)):
-            lines.append(f"{c:>12}{self.precision[c]:>{width + 2}.{digits}f}{self.recall[c]:>{width}.{digits}f}"
-                         f"{self.f1[c]:>{width}.{digits}f}{self.support[c]:>{width}}")
+        def row(name: object, p: float, r: float, f: float, support: int) -> str:
+            return (f"{name!s:>12}{p:>{width + 2}.{digits}f}{r:>{width}.{digits}f}{f:>{width}.{digits}f}"
+                    f"{support:>{width}}")
+
         total = int(self.support.sum())
-        lines += ["", f"{'accuracy':>12}{'':>{width + 2}}{'':>{width}}{self.accuracy:>{width}.{digits}f}{total:>{width}}"]
-        for name, average in (("macro avg", self.macro), ("weighted avg", self.weighted)):
-            lines.append(f"{name:>12}{average('precision'):>{width + 2}.{digits}f}{average('recall'):>{width}.{digits}f}"
-                         f"{average('f1'):>{width}.{digits}f}{total:>{width}}")
+        lines = [f"{'':>12}{'precision':>{width + 2}}{'recall':>{width}}{'f1-score':>{width}}{'support':>{width}}", ""]
+        lines += [row(c, self.precision[c], self.recall[c], self.f1[c], int(self.support[c]))
+                  for c in range(len(self.confusion))]
+        accuracy = f"{'accuracy':>12}{'':>{width * 2 + 2}}{self.accuracy:>{width}.{digits}f}{total:>{width}}"
+        lines += ["", accuracy]
+        lines += [row(name, average("precision"), average("recall"), average("f1"), total)
+                  for name, average in (("macro avg", self.macro), ("weighted avg", self.weighted))]
         return "\n".join(lines)
 
     def format_confusion(self) -> str:

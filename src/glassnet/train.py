@@ -223,7 +223,7 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         for callback in callbacks:
             callback.on_epoch_start(epoch, steps_per_epoch)
 
-        def on_batch(batch: int, loss: float, lr: float) -> None:
+        def on_batch(batch: int, loss: float, lr: float, epoch: int = epoch) -> None:
             for callback in callbacks:
                 callback.on_batch_end(epoch, batch, loss, lr)
 

@@ -20,7 +20,7 @@ from glassnet.atomic import atomic_write_bytes
 from glassnet.errors import IdxFormatError
 
 #: IDX type code → big-endian NumPy dtype.
-IDX_TYPES: dict[int, np.dtype] = {  # type: ignore[type-arg]
+IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
 }

@@ -129,7 +129,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
     if not download:
         raise DatasetError(f"MNIST not found: no folder has all four files (looked in {looked}); "
                            f"missing in {target}: {', '.join(missing)}.\n{_HELP}")
-    for part, (name, sha256) in MNIST_FILES.items():
+    for name, sha256 in MNIST_FILES.values():
         if name in missing:
             download_file(name + ".gz", target / (name + ".gz"), sha256=sha256,
                           mirrors=mirrors, timeout=timeout, progress=progress, looked_in=looked)

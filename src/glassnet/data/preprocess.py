@@ -62,7 +62,8 @@ def resize_matrix(n_in: int, n_out: int) -> NDArray[np.float32]:
 
 def resize(image: FloatImage, height: int, width: int) -> FloatImage:
     """Area resampling to (height, width): R_h · image · R_wᵀ."""
-    return resize_matrix(image.shape[0], height) @ image @ resize_matrix(image.shape[1], width).T
+    resized = resize_matrix(image.shape[0], height) @ image @ resize_matrix(image.shape[1], width).T
+    return resized.astype(np.float32, copy=False)
 
 
 def _filter_1d(image: FloatImage, size: int, axis: int, reduce: str) -> FloatImage:

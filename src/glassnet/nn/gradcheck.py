@@ -50,10 +50,9 @@ class GradCheckReport:
 
     def format(self) -> str:
         """A text table for people."""
-        lines = [f"{'tensor':<16}{'shape':<14}{'checked':>9}{'max |abs err|':>16}{'rel error':>12}"]
-        for r in self.rows:
-            lines.append(f"{r.name:<16}{str(r.shape):<14}{r.n_checked:>9}{r.max_abs_error:>16.2e}{r.rel_error:>12.2e}")
-        return "\n".join(lines)
+        header = f"{'tensor':<16}{'shape':<14}{'checked':>9}{'max |abs err|':>16}{'rel error':>12}"
+        return "\n".join([header] + [f"{r.name:<16}{r.shape!s:<14}{r.n_checked:>9}{r.max_abs_error:>16.2e}"
+                                      f"{r.rel_error:>12.2e}" for r in self.rows])
 
 
 def relative_error(analytic: Array, numerical: Array) -> float:

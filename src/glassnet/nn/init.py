@@ -5,8 +5,13 @@ Shapes follow ``Linear``: ``(fan_in, fan_out)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
+
+#: (rng, fan_in, fan_out, dtype) → weights (fan_in, fan_out)
+Initializer = Callable[[np.random.Generator, int, int, DTypeLike], NDArray[np.floating]]
 
 
 def he_normal(rng: np.random.Generator, fan_in: int, fan_out: int,
@@ -23,4 +28,4 @@ def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int,
     return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(dtype)
 
 
-INITIALIZERS = {"he_normal": he_normal, "glorot_uniform": glorot_uniform}
+INITIALIZERS: dict[str, Initializer] = {"he_normal": he_normal, "glorot_uniform": glorot_uniform}

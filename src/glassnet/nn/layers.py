@@ -9,12 +9,12 @@ not accumulated: a ``Sequential`` has no fan-out, so there is no ``zero_grad``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import DTypeLike
+from numpy.typing import DTypeLike, NDArray
 
-from glassnet.nn.init import he_normal
+from glassnet.nn.init import Initializer, he_normal
 from glassnet.nn.params import Array, Param
 
 
@@ -29,7 +29,7 @@ class Layer(Protocol):
     def backward(self, grad_out: Array) -> Array: ...
 
 
-def _cached(value: Array | None, layer: str) -> Array:
+def _cached(value: NDArray[Any] | None, layer: str) -> NDArray[Any]:
     if value is None:
         raise RuntimeError(f"{layer}.backward() called before forward(); run forward on a batch first")
     return value
@@ -52,7 +52,7 @@ class Linear:
     """
 
     def __init__(self, in_features: int, out_features: int, *, rng: np.random.Generator,
-                 bias: bool = True, dtype: DTypeLike = np.float32, init=he_normal) -> None:
+                 bias: bool = True, dtype: DTypeLike = np.float32, init: Initializer = he_normal) -> None:
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got ({in_features}, {out_features})")
         self.in_features, self.out_features = in_features, out_features
@@ -168,7 +168,7 @@ class ReLU:
 
     def __init__(self) -> None:
         self.training = True
-        self._active: Array | None = None
+        self._active: NDArray[np.bool_] | None = None
 
     def params(self) -> list[Param]:
         return []

@@ -92,7 +92,7 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
         "blank": not bool(digit.any()),
         "probabilities": _rounded(probabilities, 6),
         "prediction": int(probabilities.argmax()),
-        "activations": [{"name": f"hidden layer {i + 1}", "size": int(len(h)), "values": _rounded(h, 3)}
+        "activations": [{"name": f"hidden layer {i + 1}", "size": len(h), "values": _rounded(h, 3)}
                         for i, h in enumerate(hidden)],
         "top_units": [{"unit": int(u), "activation": round(float(first_hidden[u]), 4),
                        "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)} for u in strongest],

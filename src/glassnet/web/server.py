@@ -61,7 +61,8 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:   # quiet: the CLI prints what matters
             pass
 
-        def _send(self, status: HTTPStatus, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str,
+                  extra: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
