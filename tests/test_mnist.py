@@ -151,17 +151,22 @@ def test_download_success_then_loads_and_is_verified(tmp_path, files, checksums)
     assert seen and seen[-1][1] == seen[-1][2]
 
 
-def test_checksum_mismatch_leaves_no_file(tmp_path, files, checksums):
-    name = "train-labels-idx1-ubyte"
-    wrong = gzip.compress(encode_idx(np.ones(50, np.uint8)))
-    server = _Server({f"/{name}.gz": wrong})
+def _download_must_fail(tmp_path, part, served, checksums, message):
+    """Serve ``served`` for the file of ``part``: the download fails with ``message`` and leaves nothing."""
+    name = MNIST_FILES[part][0]
+    server = _Server({f"/{name}.gz": served})
     try:
-        with pytest.raises(DatasetError, match="checksum mismatch"):
-            download_file(name + ".gz", tmp_path / f"{name}.gz", sha256=checksums["train_labels"][1],
+        with pytest.raises(DatasetError, match=message):
+            download_file(name + ".gz", tmp_path / f"{name}.gz", sha256=checksums[part][1],
                           mirrors=[server.url], timeout=5)
     finally:
         server.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_checksum_mismatch_leaves_no_file(tmp_path, files, checksums):
+    wrong = gzip.compress(encode_idx(np.ones(50, np.uint8)))
+    _download_must_fail(tmp_path, "train_labels", wrong, checksums, "checksum mismatch")
 
 
 def test_server_error_falls_back_to_next_mirror(tmp_path, files, checksums):
@@ -178,15 +183,8 @@ def test_server_error_falls_back_to_next_mirror(tmp_path, files, checksums):
 
 
 def test_connection_dropped_mid_file_leaves_no_partial_file(tmp_path, files, checksums):
-    name = "train-images-idx3-ubyte"
-    server = _Server({f"/{name}.gz": ("drop", files[name])})
-    try:
-        with pytest.raises(DatasetError, match="could not download"):
-            download_file(name + ".gz", tmp_path / f"{name}.gz", sha256=checksums["train_images"][1],
-                          mirrors=[server.url], timeout=5)
-    finally:
-        server.close()
-    assert list(tmp_path.iterdir()) == []
+    dropped = ("drop", files["train-images-idx3-ubyte"])
+    _download_must_fail(tmp_path, "train_images", dropped, checksums, "could not download")
 
 
 def test_no_server_at_all_is_a_clear_offline_error(tmp_path, checksums):

@@ -49,21 +49,17 @@ def test_batchnorm_training_and_running_statistics(rng):
         theirs.weight.copy_(torch.tensor(ours.gamma.value))
         theirs.bias.copy_(torch.tensor(ours.beta.value))
     for _ in range(5):
-        x, upstream = rng.standard_normal((16, 6)) * 3 + 2, rng.standard_normal((16, 6))
-        x_t = t(x)
-        theirs.zero_grad()
-        y_t = theirs(x_t)
-        y_t.backward(torch.tensor(upstream))
-        assert_close(ours.forward(x), y_t)
-        assert_close(ours.backward(upstream), x_t.grad)
-        assert_close(ours.gamma.grad, theirs.weight.grad)
-        assert_close(ours.beta.grad, theirs.bias.grad)
+        _compare_batchnorm_step(ours, theirs, rng.standard_normal((16, 6)) * 3 + 2, rng.standard_normal((16, 6)))
     assert_close(ours.running_mean, theirs.running_mean)
     assert_close(ours.running_var, theirs.running_var)
 
     ours.training = False
     theirs.eval()
-    x, upstream = rng.standard_normal((8, 6)), rng.standard_normal((8, 6))
+    _compare_batchnorm_step(ours, theirs, rng.standard_normal((8, 6)), rng.standard_normal((8, 6)))
+
+
+def _compare_batchnorm_step(ours, theirs, x, upstream):
+    """One forward and backward through both; outputs and every gradient agree."""
     x_t = t(x)
     theirs.zero_grad()
     y_t = theirs(x_t)
@@ -71,6 +67,7 @@ def test_batchnorm_training_and_running_statistics(rng):
     assert_close(ours.forward(x), y_t)
     assert_close(ours.backward(upstream), x_t.grad)
     assert_close(ours.gamma.grad, theirs.weight.grad)
+    assert_close(ours.beta.grad, theirs.bias.grad)
 
 
 def test_relu(rng):
