@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from glassnet.data.preprocess import preprocess_digit
 from glassnet.nn.layers import Linear, ReLU
+from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 
 MAX_SIDE = 512
@@ -80,9 +81,7 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
     """Everything the page shows about how ``model`` reads ``image``."""
     digit = preprocess_digit(image)
     outputs = model.trace(digit.reshape(1, 784))
-    logits = outputs[-1][0].astype(np.float64)
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
+    probabilities = softmax(outputs[-1].astype(np.float64))[0]
     hidden = [out[0] for layer, out in zip(model.layers, outputs) if isinstance(layer, ReLU)]
     first = next(layer for layer in model.layers if isinstance(layer, Linear))
     first_hidden = hidden[0] if hidden else np.zeros(first.out_features)

@@ -1,0 +1,34 @@
+"""`glassnet serve` as a user starts it: finds a model, prints its address, serves, stops on Ctrl-C."""
+
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from glassnet.cli import main
+
+
+def test_serve_without_any_model_says_how_to_train_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve"]) == 1
+    assert "glassnet train" in capsys.readouterr().err
+
+
+def test_serve_uses_the_newest_run_and_stops_cleanly(tmp_path, model_file):
+    run = tmp_path / "runs" / "20260101-000000"
+    run.mkdir(parents=True)
+    (run / "model.npz").write_bytes(model_file.read_bytes())
+    process = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", "--port", "0", "--data-dir",
+                                str(tmp_path / "no-data")], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert "runs/20260101-000000/model.npz" in line and "http://127.0.0.1:" in line
+        url = line.split(" on ")[1].split()[0]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200 and b"<canvas" in response.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "random test digit" in err and "Traceback" not in err
