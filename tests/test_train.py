@@ -131,3 +131,17 @@ def test_reference_model_two_epochs_on_real_mnist(mnist_dir):
                      to_inputs(mnist.test_images), mnist.test_labels)
     result = fit(TrainConfig(epochs=2), data)
     assert result.history[-1].eval_accuracy >= 0.96
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"x_train": np.zeros((10, 5), np.float32)}, r"y_train must be 10 integer labels"),
+    ({"x_eval": np.zeros((4, 783), np.float32)}, r"x_eval must have shape \(N, 784\)"),
+    ({"y_train": np.zeros(300, np.float32)}, "integer labels"),
+    ({"x_train": np.full((300, 784), np.nan, np.float32)}, "NaN or inf"),
+    ({"x_train": np.zeros((300, 784), np.int64)}, "uint8 pixels or floats"),
+])
+def test_train_data_is_validated(data, change, message):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(data, **change)

@@ -2,10 +2,9 @@
 
 One seed fixes the run: ``SeedSequence(seed)`` gives one generator for the
 model (initial weights, then dropout masks), one for shuffling and one for
-data augmentation. Their
-states are saved in every checkpoint, with the parameters, BatchNorm
-statistics, optimizer moments and the step count, so a resumed run ends with
-exactly the weights of an uninterrupted one.
+data augmentation. Their states are saved in every checkpoint, with the
+parameters, BatchNorm statistics, optimizer moments and the step count, so a
+resumed run ends with exactly the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -61,6 +60,20 @@ class TrainData:
     y_eval: NDArray[np.integer]
     eval_name: str = "test"
     description: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for split, x, y in (("train", self.x_train, self.y_train), ("eval", self.x_eval, self.y_eval)):
+            if x.ndim != 2 or x.shape[1] != self.x_train.shape[1]:
+                raise ValueError(f"x_{split} must have shape (N, {self.x_train.shape[1]}), got {x.shape}")
+            if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"x_{split} must hold uint8 pixels or floats in [0, 1], got dtype {x.dtype}")
+            if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+                raise ValueError(f"x_{split} contains NaN or inf")
+            if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"y_{split} must be {len(x)} integer labels to match x_{split}, "
+                                 f"got {y.dtype} of shape {y.shape}")
+        if len(self.x_train) < 2:
+            raise ValueError(f"training needs at least 2 samples, got {len(self.x_train)}")
 
 
 class Callback:
