@@ -1,5 +1,6 @@
 """`glassnet serve` as a user starts it: finds a model, prints its address, serves, stops on Ctrl-C."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,9 +19,10 @@ def test_serve_uses_the_newest_run_and_stops_cleanly(tmp_path, model_file):
     run = tmp_path / "runs" / "20260101-000000"
     run.mkdir(parents=True)
     (run / "model.npz").write_bytes(model_file.read_bytes())
+    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"XDG_CACHE_HOME": str(tmp_path)}
     process = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", "--port", "0", "--data-dir",
                                 str(tmp_path / "no-data")], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = process.stdout.readline()
         assert "runs/20260101-000000/model.npz" in line and "http://127.0.0.1:" in line
