@@ -217,11 +217,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         def on_epoch_start(self, epoch: int, n_batches: int) -> None:
             self.bar = _progress_bar(n_batches, f"epoch {epoch}/{config.epochs}") if not args.quiet else _NoBar()
+            self.loss: float = 0.0
+            self.accuracy: float = 0.0
 
-        def on_batch_end(self, epoch: int, batch: int, loss: float, lr: float) -> None:
+        def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
+            self.loss = 0.9 * self.loss + 0.1 * loss if batch else loss          # smoothed for display
+            self.accuracy = 0.9 * self.accuracy + 0.1 * accuracy if batch else accuracy
             self.bar.update(1)
             if batch % 20 == 0:
-                self.bar.set_postfix_str(f"loss {loss:.4f} lr {lr:.2e}")
+                self.bar.set_postfix_str(f"loss {self.loss:.4f} acc {self.accuracy:.1%} lr {lr:.2e}")
 
         def on_epoch_end(self, stats: EpochStats) -> None:
             self.bar.close()

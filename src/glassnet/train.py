@@ -81,7 +81,7 @@ class Callback:
 
     def on_fit_start(self, model: Sequential) -> None: ...
     def on_epoch_start(self, epoch: int, n_batches: int) -> None: ...
-    def on_batch_end(self, epoch: int, batch: int, loss: float, lr: float) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None: ...
     def on_epoch_end(self, stats: EpochStats) -> None: ...
 
 
@@ -178,7 +178,7 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
                 y_train: NDArray[np.integer], *, batch_size: int, rng: np.random.Generator,
                 schedule: Schedule, first_step: int = 0, label_smoothing: float = 0.0,
                 augment: Augment | None = None, augment_rng: np.random.Generator | None = None,
-                on_batch: Callable[[int, float, float], None] | None = None) -> tuple[float, float]:
+                on_batch: Callable[[int, float, float, float], None] | None = None) -> tuple[float, float]:
     """One pass over the training data in shuffled mini-batches; returns mean loss and accuracy.
 
     Each step: [x = augment(x)], logits = model(x), (loss, G) = cross-entropy, backward,
@@ -203,10 +203,11 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
             model.backward(grad, input_grad=False)
             optimizer.step()
             loss_sum += loss * len(indices)
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == labels))
+            hits = int(np.count_nonzero(logits.argmax(axis=1) == labels))
+            correct += hits
             seen += len(indices)
             if on_batch is not None:
-                on_batch(batch, loss, optimizer.lr)
+                on_batch(batch, loss, hits / len(indices), optimizer.lr)
     return loss_sum / seen, correct / seen
 
 
@@ -236,9 +237,9 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         for callback in callbacks:
             callback.on_epoch_start(epoch, steps_per_epoch)
 
-        def on_batch(batch: int, loss: float, lr: float, epoch: int = epoch) -> None:
+        def on_batch(batch: int, loss: float, accuracy: float, lr: float, epoch: int = epoch) -> None:
             for callback in callbacks:
-                callback.on_batch_end(epoch, batch, loss, lr)
+                callback.on_batch_end(epoch, batch, loss, accuracy, lr)
 
         started = time.perf_counter()
         try:
