@@ -110,42 +110,45 @@ class TorchTrainer:
         return time.perf_counter() - started
 
 
-def gemm_bound(batch_size: int, n_samples: int, repeats: int = 5) -> float:
-    """Seconds for one epoch's forward and backward matrix products alone, at the same shapes, in NumPy.
+class GemmBound:
+    """One epoch's forward and backward matrix products alone, at the same shapes, in NumPy.
 
     Per step: forward x·W for 3 layers, dW = xᵀ·G for 3 layers, dx = G·Wᵀ for the 2 upper layers
-    (the input needs no gradient).
+    (the input needs no gradient). This is the floor for any implementation built on NumPy's BLAS.
     """
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
-    acts = [rng.standard_normal((batch_size, a), dtype=np.float32) for a in SIZES]
-    grads = [rng.standard_normal((batch_size, b), dtype=np.float32) for b in SIZES[1:]]
-    steps = -(-n_samples // batch_size)
-    times = []
-    for _ in range(repeats):
+
+    def __init__(self, batch_size: int, n_samples: int) -> None:
+        rng = np.random.default_rng(0)
+        self.weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+        self.acts = [rng.standard_normal((batch_size, a), dtype=np.float32) for a in SIZES]
+        self.grads = [rng.standard_normal((batch_size, b), dtype=np.float32) for b in SIZES[1:]]
+        self.steps = -(-n_samples // batch_size)
+
+    def epoch(self) -> float:
         started = time.perf_counter()
-        for _ in range(steps):
-            for layer, w in enumerate(weights):
-                acts[layer] @ w
-                acts[layer].T @ grads[layer]
+        for _ in range(self.steps):
+            for layer, w in enumerate(self.weights):
+                self.acts[layer] @ w
+                self.acts[layer].T @ self.grads[layer]
                 if layer > 0:
-                    grads[layer] @ w.T
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+                    self.grads[layer] @ w.T
+        return time.perf_counter() - started
 
 
 def alternate(batch_size: int, x: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, object]:
-    ours, theirs = GlassnetTrainer(batch_size, x, y), TorchTrainer(batch_size, x, y)
-    ours.epoch(), theirs.epoch()                         # warm-up
-    ours_times, theirs_times = [], []
+    """Epochs of glassnet, PyTorch and the GEMM bound in rotation, so that drift hits all three alike."""
+    runners = {"glassnet": GlassnetTrainer(batch_size, x, y), "torch": TorchTrainer(batch_size, x, y),
+               "bound": GemmBound(batch_size, len(x))}
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for runner in runners.values():
+        runner.epoch()                                   # warm-up
     for _ in range(epochs):
-        ours_times.append(ours.epoch())
-        theirs_times.append(theirs.epoch())
-    ours_median, theirs_median = statistics.median(ours_times), statistics.median(theirs_times)
-    bound = gemm_bound(batch_size, len(x))
-    return {"batch_size": batch_size, "glassnet_s": ours_median, "torch_s": theirs_median,
-            "ratio": ours_median / theirs_median, "gemm_bound_s": bound, "glassnet_over_bound": ours_median / bound,
-            "glassnet_all_s": ours_times, "torch_all_s": theirs_times}
+        for name, runner in runners.items():
+            times[name].append(runner.epoch())
+    ours, theirs, bound = (statistics.median(times[name]) for name in ("glassnet", "torch", "bound"))
+    return {"batch_size": batch_size, "glassnet_s": ours, "torch_s": theirs, "ratio": ours / theirs,
+            "gemm_bound_s": bound, "glassnet_over_bound": ours / bound,
+            "glassnet_all_s": times["glassnet"], "torch_all_s": times["torch"], "bound_all_s": times["bound"]}
 
 
 def inference(x_test: np.ndarray, repeats: int = 1000) -> dict[str, float]:
