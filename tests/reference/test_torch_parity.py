@@ -175,3 +175,34 @@ def test_step_decay_matches_step_lr():
         assert ours(epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12), epoch
         opt.step()
         scheduler.step()
+
+
+def test_adamw_matches_torch(rng):
+    """Decoupled weight decay: θ ← θ(1 − lr·λ) before the Adam step, as torch.optim.AdamW."""
+    from glassnet.nn.params import Param
+
+    value = rng.standard_normal(50)
+    ours = Param(value.copy(), np.zeros(50))
+    theirs = torch.nn.Parameter(torch.tensor(value))
+    opt = Adam([ours], lr=1e-2, weight_decay=0.05)
+    opt_t = torch.optim.AdamW([theirs], lr=1e-2, weight_decay=0.05)
+    for _ in range(25):
+        grad = rng.standard_normal(50)
+        ours.grad[:] = grad
+        opt.step()
+        theirs.grad = torch.tensor(grad)
+        opt_t.step()
+    np.testing.assert_allclose(ours.value, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_cosine_matches_cosine_annealing_lr():
+    from glassnet.nn.schedules import cosine
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=40, eta_min=0.001)
+    ours = cosine(0.1, total_steps=40, min_lr=0.001)
+    for step in range(41):
+        assert ours(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12), step
+        opt.step()
+        scheduler.step()
