@@ -60,7 +60,8 @@ def test_killed_at_random_moments_resumes_to_the_same_weights(tmp_path):
             time.sleep(chance.uniform(0.1, 1.0))
         else:                                                # a moment after a checkpoint landed
             before = checkpoint.stat().st_mtime_ns if resumed else None
-            _wait_for(lambda: checkpoint.exists() and checkpoint.stat().st_mtime_ns != before, process)
+            _wait_for(lambda before=before: checkpoint.exists() and checkpoint.stat().st_mtime_ns != before,
+                      process)
             time.sleep(chance.uniform(0.0, 0.3))
         if process.poll() is not None:                       # it finished before the kill
             assert process.returncode == 0, process.stderr.read()
