@@ -143,7 +143,7 @@ def _progress_bar(total: int | None, description: str, unit: str = "it") -> Any:
     except ImportError:
         return _NoBar()
     return tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B", leave=False,
-                dynamic_ncols=True, file=sys.stderr)
+                dynamic_ncols=True, file=sys.stderr, disable=None)      # None: no bar when not a terminal
 
 
 class _NoBar:
