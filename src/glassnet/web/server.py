@@ -1,7 +1,8 @@
 """``glassnet serve``: a small local HTTP server for the draw-a-digit page (standard library only).
 
 Routes: ``GET /`` and ``GET /static/<file>`` (package files only), ``POST
-/api/predict``, ``GET /api/sample``. Bodies above ``MAX_BODY`` bytes get 413,
+/api/predict``, ``GET /api/sample``. Bodies above ``MAX_BODY`` bytes get 413
+(read and dropped up to ``DRAIN_LIMIT``, never parsed; larger ones are not read at all),
 malformed requests 400 with a JSON error, unknown paths 404, other methods
 405. Each request is handled in its own thread; a failure in one never stops
 the server. Binds to 127.0.0.1 unless told otherwise.
@@ -23,6 +24,7 @@ from glassnet.nn.model import Sequential
 from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sample
 
 MAX_BODY = 512 * 1024            # a 512×512 drawing as JSON stays under this
+DRAIN_LIMIT = 8 * 1024 * 1024    # an oversized body up to this is read and dropped, so the client sees the 413
 STATIC_FILES = ("index.html", "app.js", "style.css")
 API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET"}
 
@@ -123,12 +125,18 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                 return None
             length = int(raw)
             if length > MAX_BODY:
-                self.close_connection = True                  # do not read a huge body
+                self.close_connection = True
+                if length <= DRAIN_LIMIT:      # closing with unread bytes would reset the connection
+                    self._discard(length)      # before the client reads the answer
                 self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                             f"request body of {length} bytes is over the limit of {MAX_BODY}; "
                             "send a smaller drawing")
                 return None
             return length
+
+        def _discard(self, n_bytes: int) -> None:
+            while n_bytes > 0 and (chunk := self.rfile.read(min(n_bytes, 1 << 16))):
+                n_bytes -= len(chunk)
 
         def _drain(self) -> None:
             """Read (and drop) a small body so the connection stays usable; close on a large one."""

@@ -1,0 +1,131 @@
+"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve.
+
+The only package that prints or exits. Exit codes: 0 ok, 1 an expected failure
+(one or two lines on stderr, no traceback), 2 a usage error. Each subcommand
+lives in its own module; this one parses the arguments and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+
+from glassnet import __version__
+from glassnet.cli.common import UsageError
+from glassnet.cli.models import cmd_evaluate, cmd_gradcheck, cmd_info, cmd_predict
+from glassnet.cli.serve import cmd_serve
+from glassnet.cli.train import cmd_train
+from glassnet.config import PRESETS, TrainConfig
+from glassnet.errors import GlassnetError
+from glassnet.train import CHECKPOINT_NAME
+
+_FLAG_HELP = {
+    "hidden": "hidden widths, comma-separated (e.g. 256,128)",
+}
+
+
+
+def _parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,128, got {text!r}") from None
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per TrainConfig field, defaulting to 'not given' so that presets and files apply."""
+    group = parser.add_argument_group("training config (override the preset and --config file)")
+    for field in dataclasses.fields(TrainConfig):
+        kind = typing.get_type_hints(TrainConfig)[field.name]
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(PRESETS["seed"], field.name)
+        help_text = _FLAG_HELP.get(field.name, f"default {default!r} in the seed preset")
+        if kind is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif kind == tuple[int, ...]:
+            group.add_argument(flag, type=_parse_widths, default=None, metavar="W,W", help=help_text)
+        else:
+            group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glassnet", description="A neural network you can see through: "
+                                     "MNIST with NumPy only.")
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train on MNIST and write a run folder")
+    train.add_argument("--preset", default="seed", choices=sorted(PRESETS),
+                       help="starting recipe (default: seed, the reference recipe)")
+    train.add_argument("--config", type=Path, metavar="RUN.toml", help="TOML file of config fields")
+    train.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: config run_dir, "
+                       "else runs/<time stamp>)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    _add_data_flags(train)
+    train.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    _add_config_flags(train)
+
+    evaluate = commands.add_parser("evaluate", help="classification report of a model on the test set")
+    evaluate.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
+    _add_data_flags(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    predict = commands.add_parser("predict", help="read digits from PNG/JPEG images or .npy arrays")
+    predict.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
+    predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    predict.add_argument("--json", action="store_true", help="one JSON record per line")
+
+    gradcheck = commands.add_parser("gradcheck", help="check backpropagation against finite differences")
+    gradcheck.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    gradcheck.add_argument("--samples", type=int, default=20,
+                           help="coordinates checked per tensor (default 20; 0 = all, slow)")
+    gradcheck.add_argument("--seed", type=int, default=0)
+
+    serve = commands.add_parser("serve", help="the draw-a-digit web page, on http://127.0.0.1:8000")
+    serve.add_argument("model", type=Path, nargs="?",
+                       help=f"a model file or run folder (default: the newest runs/*/{CHECKPOINT_NAME})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
+
+    info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
+    info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="folder with the MNIST IDX files (default: $GLASSNET_DATA, then the user cache)")
+    parser.add_argument("--no-download", action="store_true", help="never download MNIST")
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        parser.print_usage(sys.stderr)
+        print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except GlassnetError as e:
+        print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:                                   # disk full, read-only or missing folder, …
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"glassnet {args.command}: error: {where}{e.strerror or e}\nhelp: check that the folder exists, "
+              "is writable and that the disk has space; finished checkpoints are kept", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"glassnet {args.command}: interrupted", file=sys.stderr)
+        return 130

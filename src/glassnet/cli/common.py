@@ -1,0 +1,65 @@
+"""What the glassnet subcommands share: usage errors, model paths, data loading, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from glassnet.config import TrainConfig
+from glassnet.train import CHECKPOINT_NAME
+
+
+class UsageError(Exception):
+    """A command-line mistake the parser cannot see; exit code 2."""
+
+
+def config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if getattr(args, f.name) is not None}
+
+
+def model_path(path: Path) -> Path:
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+def load_data(args: argparse.Namespace, quiet: bool = False) -> Any:
+    from glassnet.data.mnist import load_mnist
+
+    bar: dict[str, Any] = {}
+
+    def progress(name: str, done: int, total: int | None) -> None:
+        if quiet:
+            return
+        if name not in bar:
+            bar[name] = progress_bar(total, f"download {name}", unit="B")
+        bar[name].update(done - bar[name].n)
+
+    try:
+        return load_mnist(args.data_dir, download=not args.no_download, progress=progress)
+    finally:
+        for b in bar.values():
+            b.close()
+
+
+def progress_bar(total: int | None, description: str, unit: str = "it") -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return NoBar()
+    return tqdm(total=total, desc=description, unit=unit, unit_scale=unit == "B", leave=False,
+                dynamic_ncols=True, file=sys.stderr, disable=None)      # None: no bar when not a terminal
+
+
+class NoBar:
+    """Stands in for tqdm when it is not installed."""
+
+    n = 0
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def set_postfix_str(self, text: str) -> None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,97 @@
+"""``glassnet evaluate | predict | gradcheck | info``: using and inspecting a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from glassnet.cli.common import UsageError, load_data, model_path
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+    from glassnet.data.mnist import to_inputs
+    from glassnet.metrics import ClassificationReport
+
+    model, _ = load_model(model_path(args.model))
+    mnist = load_data(args, quiet=args.json)
+    report = ClassificationReport.from_predictions(mnist.test_labels, model.predict(to_inputs(mnist.test_images)))
+    if args.json:
+        print(json.dumps({"dataset": mnist.name, "official": mnist.official} | report.to_dict()))
+    else:
+        print(f"{mnist.name}, test set ({len(mnist.test_labels)} images)\n")
+        print(report.format())
+        print("\nconfusion matrix (rows: true, columns: predicted)")
+        print(report.format_confusion())
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+    from glassnet.images import load_digits
+
+    model, _ = load_model(model_path(args.model))
+    for path in args.files:
+        for name, image in load_digits(path):
+            probabilities = model.predict_proba(image.reshape(1, 784))[0]
+            digit = int(probabilities.argmax())
+            if args.json:
+                print(json.dumps({"file": name, "prediction": digit,
+                                  "probabilities": [round(float(p), 6) for p in probabilities]}))
+            else:
+                bars = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(probabilities))
+                print(f"{name}: {digit}  ({probabilities[digit]:.1%})   {bars}")
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from glassnet.nn.gradcheck import check_model
+    from glassnet.nn.model import mlp
+
+    if args.batch < 2 or args.samples < 0:
+        raise UsageError("--batch must be ≥ 2 (BatchNorm needs two samples) and --samples ≥ 0")
+    rng = np.random.default_rng(args.seed)
+    model = mlp([784, 256, 128, 10], rng=rng, dropout=0.2, dtype=np.float64)
+    x, labels = rng.random((args.batch, 784)), rng.integers(0, 10, args.batch)
+    report = check_model(model, x, labels, rng=rng, n_samples=args.samples or None)
+    print("Reference model 784-256-128-10 (BatchNorm in training mode, dropout mask held fixed), float64,\n"
+          f"batch {args.batch}, centred differences with h = 1e-6; relative error = "
+          "‖analytic − numerical‖ / (‖analytic‖ + ‖numerical‖)\n")
+    print(report.format())
+    verdict = "PASS" if report.passed(1e-6) else "FAIL"
+    print(f"\nlargest relative error {report.max_rel_error:.2e}: {verdict} "
+          "(below 1e-6 means backpropagation agrees with finite differences)")
+    return 0 if verdict == "PASS" else 1
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+
+    model, meta = load_model(model_path(args.model))
+    layers = []
+    for i, layer in enumerate(model.layers):
+        count = sum(p.size for p in layer.params())
+        shapes = ", ".join(f"{p.name} {p.value.shape}" for p in layer.params())
+        layers.append({"index": i, "layer": type(layer).__name__, "parameters": count, "shapes": shapes})
+    if args.json:
+        print(json.dumps({"architecture": meta["architecture"], "layers": layers,
+                          "parameters": int(model.flat.value.size), "config": meta.get("config"),
+                          "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
+                          "glassnet_version": meta.get("glassnet_version")}))
+        return 0
+    arch = meta["architecture"]
+    print(f"MLP {'-'.join(map(str, arch['sizes']))}, dropout {arch['dropout']}, "
+          f"batchnorm {arch['batchnorm']}, {arch['dtype']}; trained {meta.get('epoch', '?')} epochs "
+          f"with glassnet {meta.get('glassnet_version', '?')}\n")
+    for row in layers:
+        print(f"  {row['index']:>2}  {row['layer']:<10}{row['parameters']:>9,}  {row['shapes']}")
+    print(f"  total parameters {model.flat.value.size:,}\n")
+    if meta.get("config"):
+        print("config: " + ", ".join(f"{k}={v}" for k, v in meta["config"].items()))
+    test = (meta.get("metrics") or {}).get("test")
+    if test:
+        print(f"test accuracy {test['accuracy']:.2%}, macro F1 {test['macro']['f1']:.2%} "
+              f"({meta['metrics']['dataset'].get('name', '?')})")
+    return 0

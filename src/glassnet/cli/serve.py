@@ -1,0 +1,51 @@
+"""``glassnet serve``: the draw-a-digit page for a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from glassnet.cli.common import model_path
+from glassnet.errors import GlassnetError
+from glassnet.train import CHECKPOINT_NAME
+
+
+def newest_model(root: Path = Path("runs")) -> Path:
+    """The most recently written runs/*/model.npz."""
+    models = sorted(root.glob(f"*/{CHECKPOINT_NAME}"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise GlassnetError(f"no trained model in {root}/; train one with 'glassnet train' or pass MODEL")
+    return models[-1]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+    from glassnet.data.mnist import load_mnist
+    from glassnet.errors import DatasetError
+    from glassnet.web.server import DigitApp, make_server
+
+    path = model_path(args.model) if args.model else newest_model()
+    model, _ = load_model(path)
+    images: Any = None
+    labels: Any = None
+    try:
+        mnist = load_mnist(args.data_dir, download=False)
+        images, labels = mnist.test_images, mnist.test_labels
+    except DatasetError:
+        print("(MNIST not found: the 'random test digit' button is off; pass --data-dir to turn it on)",
+              file=sys.stderr)
+    try:
+        server = make_server(DigitApp(model, images, labels), args.host, args.port)
+    except OSError as e:
+        raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
+                            "choose another --port") from e
+    print(f"serving {path} on http://{args.host}:{server.server_address[1]}/  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,128 @@
+"""``glassnet train``: resolve the config, load MNIST, fit with progress, write the run folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, progress_bar
+from glassnet.config import TrainConfig, resolve
+from glassnet.errors import GlassnetError
+from glassnet.train import CHECKPOINT_NAME
+
+
+def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, list[Any]]:
+    """The config, the run folder and the epochs already done (a resumed run keeps its saved config)."""
+    from glassnet.checkpoint import read_checkpoint
+    from glassnet.config import with_overrides
+    from glassnet.train import EpochStats
+
+    if args.resume is None:
+        config = resolve(args.preset, args.config, config_flags(args))
+        run_dir = args.out or Path(config.run_dir or f"runs/{datetime.now():%Y%m%d-%H%M%S}")
+        if (run_dir / CHECKPOINT_NAME).exists():
+            raise GlassnetError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                                "or choose another --out")
+        return config, run_dir, []
+    if config_flags(args) or args.config or args.out:
+        raise UsageError("--resume continues a run with its saved config; drop the other config flags")
+    meta, _ = read_checkpoint(args.resume / CHECKPOINT_NAME)
+    config = with_overrides(TrainConfig(), meta.get("config") or {}, str(args.resume / CHECKPOINT_NAME))
+    return config, args.resume, [EpochStats(**record) for record in meta.get("history", [])]
+
+
+def _train_data(mnist: Any, config: TrainConfig) -> Any:
+    """Training and evaluation arrays: uint8 pixels (divided by 255 batch by batch, a quarter of the
+    memory of float32 inputs), with the last ``validation_size`` training images held out if asked."""
+    from glassnet.train import TrainData
+
+    x_train, y_train = mnist.train_images.reshape(len(mnist.train_images), -1), mnist.train_labels
+    if config.validation_size >= len(x_train):
+        raise GlassnetError(f"validation_size {config.validation_size} leaves no training data "
+                            f"({len(x_train)} training images)")
+    description = {"name": mnist.name, "official": mnist.official, "folder": str(mnist.folder),
+                   "n_train": len(x_train) - config.validation_size, "n_test": len(mnist.test_labels)}
+    if config.validation_size:
+        cut = len(x_train) - config.validation_size
+        return TrainData(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], "validation", description)
+    x_test = mnist.test_images.reshape(len(mnist.test_images), -1)
+    return TrainData(x_train, y_train, x_test, mnist.test_labels, "test", description)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from glassnet.data.mnist import to_inputs
+    from glassnet.metrics import ClassificationReport
+    from glassnet.report import run_files
+    from glassnet.train import Callback, EpochStats, fit, record_metrics
+
+    config, run_dir, history = _resolve_run(args)
+    started = time.perf_counter()
+    mnist = load_data(args, args.quiet)
+    data = _train_data(mnist, config)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run_files.write_config(run_dir, config)
+    except OSError as e:
+        raise GlassnetError(f"cannot write the run folder {run_dir}: {e.strerror or e}") from e
+
+    class Progress(Callback):
+        """A progress bar per epoch, a summary line after it, and the history files kept current."""
+
+        def on_epoch_start(self, epoch: int, n_batches: int) -> None:
+            self.bar = progress_bar(n_batches, f"epoch {epoch}/{config.epochs}") if not args.quiet else NoBar()
+            self.loss: float = 0.0
+            self.accuracy: float = 0.0
+
+        def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
+            self.loss = 0.9 * self.loss + 0.1 * loss if batch else loss          # smoothed for display
+            self.accuracy = 0.9 * self.accuracy + 0.1 * accuracy if batch else accuracy
+            self.bar.update(1)
+            if batch % 20 == 0:
+                self.bar.set_postfix_str(f"loss {self.loss:.4f} acc {self.accuracy:.1%} lr {lr:.2e}")
+
+        def on_epoch_end(self, stats: EpochStats) -> None:
+            self.bar.close()
+            history.append(stats)
+            run_files.write_history(run_dir, history)
+            print(f"epoch {stats.epoch:>3}/{config.epochs}  train loss {stats.train_loss:.4f} "
+                  f"acc {stats.train_accuracy:.2%}  {data.eval_name} loss {stats.eval_loss:.4f} "
+                  f"acc {stats.eval_accuracy:.2%}  lr {stats.lr:.3g}  {stats.seconds:.1f}s", flush=True)
+
+    if not args.quiet:
+        print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
+              f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
+    result = fit(config, data, run_dir=run_dir, callbacks=[Progress()], resume=args.resume is not None)
+    # the test set, used once: for the final report
+    predicted = result.model.predict(to_inputs(mnist.test_images))
+    report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
+    metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started)
+    record_metrics(run_dir, result.model, metrics)
+    run_files.write_history(run_dir, result.history)
+    run_files.write_metrics(run_dir, metrics)
+    plots = _write_plots(run_dir, result, report, mnist.test_images, mnist.test_labels, predicted, data.eval_name)
+    run_files.write_report(run_dir, config, report, result.history, metrics, plots)
+    print(f"\ntest accuracy {report.accuracy:.2%}  macro precision {report.macro('precision'):.2%}  "
+          f"recall {report.macro('recall'):.2%}  F1 {report.macro('f1'):.2%}")
+    print(f"wrote {run_dir}/: {CHECKPOINT_NAME}, config.toml, history.csv, history.json, metrics.json, "
+          f"report.md{', ' + ', '.join(plots) if plots else ''}")
+    return 0
+
+
+def _write_plots(run_dir: Path, result: Any, report: Any, images: Any, labels: Any, predicted: Any,
+                 eval_name: str) -> list[str]:
+    from glassnet.report import plots
+
+    if not plots.matplotlib_available():
+        print("(install the 'plot' extra for PNG plots: pip install 'glassnet[plot]')", file=sys.stderr)
+        return []
+    return [
+        plots.learning_curves(result.history, run_dir / "learning_curves.png", eval_name),
+        plots.confusion(report, run_dir / "confusion_matrix.png"),
+        plots.per_class_f1(report, run_dir / "per_class_f1.png"),
+        plots.misclassified(images, labels, predicted, run_dir / "misclassified.png"),
+        plots.first_layer_weights(result.model.layers[0].weight.value, run_dir / "first_layer_weights.png"),
+    ]
