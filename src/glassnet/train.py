@@ -26,7 +26,7 @@ from glassnet.config import TrainConfig
 from glassnet.data.augment import Augment
 from glassnet.data.batches import as_inputs, batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, DivergenceError
-from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
 from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
@@ -197,9 +197,11 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
                 x = augment(x, augment_rng or rng)
             labels = y_train[indices]
             logits = model.forward(x)
-            if not np.isfinite(logits).all():
-                raise DivergenceError(f"training diverged: non-finite loss at step {step + 1} (lr {optimizer.lr:g})")
-            loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+            try:
+                loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+            except NonFiniteLogitsError:
+                raise DivergenceError(f"training diverged: non-finite loss at step {step + 1} "
+                                      f"(lr {optimizer.lr:g})") from None
             model.backward(grad, input_grad=False)
             optimizer.step()
             loss_sum += loss * len(indices)

@@ -23,6 +23,10 @@ def softmax(logits: Array) -> Array:
     return exps / exps.sum(axis=1, keepdims=True)
 
 
+class NonFiniteLogitsError(ValueError):
+    """The logits hold NaN or inf: the model diverged or its input was not finite."""
+
+
 def check_labels(labels: NDArray[np.integer], n_samples: int, n_classes: int) -> None:
     """Raise ``ValueError`` unless labels are (n_samples,) integers in [0, n_classes)."""
     if not np.issubdtype(labels.dtype, np.integer):
@@ -47,7 +51,7 @@ def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer], *,
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if not np.isfinite(logits).all():
-        raise ValueError("logits contain NaN or inf; the model diverged or its input is not finite")
+        raise NonFiniteLogitsError("logits contain NaN or inf; the model diverged or its input is not finite")
     log_p = log_softmax(logits)
     rows = np.arange(n)
     grad = np.exp(log_p)                                   # P
