@@ -95,18 +95,13 @@ class FitResult:
 def evaluate(model: Sequential, x: NDArray[np.floating], labels: NDArray[np.integer], *,
              batch_size: int = 2048) -> tuple[float, float, NDArray[np.intp]]:
     """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode."""
-    modes = [layer.training for layer in model.layers]
-    model.eval()
     loss_sum, predictions = 0.0, []
-    try:
+    with model.inference():
         for start in range(0, len(x), batch_size):
             logits = model.forward(as_inputs(x[start:start + batch_size], model.dtype))
             loss, _ = softmax_cross_entropy(logits, labels[start:start + batch_size])
             loss_sum += loss * len(logits)
             predictions.append(logits.argmax(axis=1))
-    finally:
-        for layer, mode in zip(model.layers, modes):
-            layer.training = mode
     predicted = np.concatenate(predictions) if predictions else np.empty(0, np.intp)
     n = max(len(x), 1)
     return loss_sum / n, float(np.mean(predicted == labels)) if len(x) else 0.0, predicted

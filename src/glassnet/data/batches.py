@@ -31,7 +31,7 @@ def n_batches(n_samples: int, batch_size: int) -> int:
 
 
 def as_inputs(x: NDArray, dtype: np.dtype) -> NDArray[np.floating]:  # type: ignore[type-arg]
-    """Network inputs from rows of ``x``: uint8 pixels are divided by 255 (exactly as ``to_inputs``)."""
+    """Network inputs from rows of ``x``: uint8 pixels divided by 255 (the one place that scaling lives)."""
     if x.dtype == np.uint8:
         return np.divide(x, dtype.type(255.0), dtype=dtype)
     return x.astype(dtype, copy=False)

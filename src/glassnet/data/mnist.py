@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from glassnet.data.batches import as_inputs
 from glassnet.data.idx import parse_idx, read_idx_bytes
 from glassnet.errors import DatasetError, IdxFormatError
 
@@ -72,8 +73,8 @@ class Mnist:
 
 
 def to_inputs(images: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """Images (N, 28, 28) uint8 → network inputs (N, 784) float32 in [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+    """Images (N, 28, 28) uint8 → network inputs (N, 784) float32 in [0, 1] (pixels / 255)."""
+    return as_inputs(images.reshape(len(images), -1), np.dtype(np.float32))
 
 
 def default_cache_dir() -> Path:

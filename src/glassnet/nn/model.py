@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,17 @@ class Sequential:
             layer.training = False
         return self
 
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[Sequential]:
+        """Inference mode inside the block; every layer's previous mode is restored after it."""
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+
     @property
     def training(self) -> bool:
         return all(layer.training for layer in self.layers)
@@ -97,29 +109,18 @@ class Sequential:
                              f"sample, got shape {np.shape(x)}")
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("predict: input contains NaN or inf")
-        modes = [layer.training for layer in self.layers]
-        self.eval()
-        try:
+        with self.inference():
             chunks = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-        finally:
-            for layer, mode in zip(self.layers, modes):
-                layer.training = mode
         return np.concatenate(chunks) if chunks else np.empty((0, self.n_classes), self.dtype)
 
     def trace(self, x: Array) -> list[Array]:
         """Every layer's output for inputs x (N, D), in inference mode: what the network 'sees'."""
-        x = np.asarray(x)
-        modes = [layer.training for layer in self.layers]
-        self.eval()
-        try:
-            outputs = []
-            x = x.astype(self.dtype, copy=False)
+        x = np.asarray(x).astype(self.dtype, copy=False)
+        outputs = []
+        with self.inference():
             for layer in self.layers:
                 x = layer.forward(x)
                 outputs.append(x)
-        finally:
-            for layer, mode in zip(self.layers, modes):
-                layer.training = mode
         return outputs
 
     @property
