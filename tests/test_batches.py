@@ -42,3 +42,11 @@ def test_gather_uint8_equals_to_inputs_bit_for_bit(rng):
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         next(batch_indices(10, 0, None))
+
+
+def test_as_inputs_into_a_given_array(rng):
+    pixels = rng.integers(0, 256, (3, 4), dtype=np.uint8)
+    for x in (pixels, pixels / np.float32(255.0)):
+        out = np.empty((3, 4), np.float32)
+        assert as_inputs(x, np.dtype(np.float32), out=out) is out
+        np.testing.assert_array_equal(out, pixels / np.float32(255.0))

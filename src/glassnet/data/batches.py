@@ -30,11 +30,18 @@ def n_batches(n_samples: int, batch_size: int) -> int:
     return full + (1 if rest > 1 or (rest == 1 and n_samples == 1) else 0)
 
 
-def as_inputs(x: NDArray, dtype: np.dtype) -> NDArray[np.floating]:  # type: ignore[type-arg]
-    """Network inputs from rows of ``x``: uint8 pixels divided by 255 (the one place that scaling lives)."""
+def as_inputs(x: NDArray, dtype: np.dtype,  # type: ignore[type-arg]
+              out: NDArray[np.floating] | None = None) -> NDArray[np.floating]:
+    """Network inputs from rows of ``x``: uint8 pixels divided by 255 (the one place that scaling lives).
+
+    Floats pass through unchanged (cast to ``dtype``); ``out``, if given, receives the result.
+    """
     if x.dtype == np.uint8:
-        return np.divide(x, dtype.type(255.0), dtype=dtype)
-    return x.astype(dtype, copy=False)
+        return np.divide(x, dtype.type(255.0), dtype=dtype, out=out)
+    if out is None:
+        return x.astype(dtype, copy=False)
+    np.copyto(out, x)
+    return out
 
 
 def gather(x: NDArray, indices: NDArray[np.intp], out: NDArray[np.floating]) -> NDArray[np.floating]:  # type: ignore[type-arg]
@@ -45,5 +52,5 @@ def gather(x: NDArray, indices: NDArray[np.intp], out: NDArray[np.floating]) -> 
     """
     out = out[:len(indices)]
     if x.dtype == np.uint8:
-        return np.divide(np.take(x, indices, axis=0), out.dtype.type(255.0), out=out)
+        return as_inputs(np.take(x, indices, axis=0), out.dtype, out=out)
     return np.take(x, indices, axis=0, out=out)
