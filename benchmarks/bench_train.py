@@ -59,7 +59,7 @@ class GlassnetTrainer:
         config = TrainConfig(batch_size=batch_size)
         self.rng = np.random.default_rng(0)
         self.model = mlp(SIZES, rng=self.rng, dropout=0.2)
-        self.optimizer = Adam([self.model.flat])
+        self.optimizer = Adam(self.model.params())
         self.x, self.y, self.batch_size = x, y, batch_size
         self.schedule = make_schedule(config, -(-len(x) // batch_size))
         self.step = 0

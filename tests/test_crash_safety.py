@@ -1,8 +1,15 @@
 """SIGKILL a real `glassnet train` again and again: nothing is lost, nothing is half-written,
-and the resumed run ends bit-identical to an uninterrupted one."""
+and the resumed run ends bit-identical to an uninterrupted one.
 
+The kills are aimed, not timed: a ``sitecustomize`` module on the child's path
+(test code, not glassnet's) makes the process SIGKILL itself at the N-th
+``os.fsync`` (a file fully written to its temporary name, not yet on disk) or
+the N-th ``os.replace`` (just before a temporary becomes the real file, or just
+after), so every kind of moment is hit whatever the speed of the machine.
+"""
+
+import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -14,20 +21,46 @@ import pytest
 from glassnet.checkpoint import read_checkpoint
 from tests.mnist_fixtures import write_mnist_folder
 
-KILLS = 24
-TRAIN = ["--hidden", "1024", "--epochs", "60", "--batch-size", "50", "--quiet"]
+EPOCHS = 40
+TRAIN = ["--hidden", "256", "--epochs", str(EPOCHS), "--batch-size", "50", "--quiet"]
+# (where, which call) for each aimed kill; several files are written per epoch, so these land in
+# the model file, the history files and the report, in different epochs
+AIMED = [(where, n) for n in (1, 2, 3, 4) for where in ("fsync", "before-replace", "after-replace")]
+
+SITECUSTOMIZE = '''
+import os, signal
+_where, _, _n = os.environ.get("GLASSNET_TEST_KILL", "").partition(":")
+_calls = {"fsync": 0, "replace": 0}
+_fsync, _replace = os.fsync, os.replace
+
+def _count(kind):
+    _calls[kind] += 1
+    return _calls[kind] == int(_n or 0)
+
+def fsync(fd):
+    if _where == "fsync" and _count("fsync"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _fsync(fd)
+
+def replace(src, dst, **kwargs):
+    hit = _where in ("before-replace", "after-replace") and _count("replace")
+    if hit and _where == "before-replace":
+        os.kill(os.getpid(), signal.SIGKILL)
+    _replace(src, dst, **kwargs)
+    if hit:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if _where:
+    os.fsync, os.replace = fsync, replace
+'''
 
 
-def glassnet(*args):
-    return subprocess.Popen([sys.executable, "-m", "glassnet", "train", *args],
+def glassnet(args, hooks, kill=None):
+    env = os.environ | {"PYTHONPATH": f"{hooks}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    if kill is not None:
+        env["GLASSNET_TEST_KILL"] = f"{kill[0]}:{kill[1]}"
+    return subprocess.Popen([sys.executable, "-m", "glassnet", "train", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(condition, process, timeout=60.0):
-    """Poll ``condition`` every half millisecond until it holds or the process ends."""
-    deadline = time.monotonic() + timeout
-    while not condition() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.0005)
 
 
 def weights(run):
@@ -36,53 +69,48 @@ def weights(run):
 
 
 @pytest.mark.slow
-def test_killed_at_random_moments_resumes_to_the_same_weights(tmp_path):
+def test_killed_at_every_kind_of_moment_resumes_to_the_same_weights(tmp_path):
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
     data = write_mnist_folder(tmp_path / "data", n_train=1000, n_test=100, gz=False)
     reference = tmp_path / "reference"
-    assert glassnet("--data-dir", str(data), "--out", str(reference), *TRAIN).wait() == 0
+    assert glassnet(["--data-dir", str(data), "--out", str(reference), *TRAIN], hooks).wait() == 0
 
     run = tmp_path / "run"
     checkpoint = run / "model.npz"
-    chance = random.Random(0)
-    kills, mid_write, epochs_seen = 0, 0, []
-    while True:
-        resumed = checkpoint.exists()
-        process = glassnet("--data-dir", str(data), *(["--resume", str(run)] if resumed else
-                                                      ["--out", str(run), *TRAIN]))
-        if kills == KILLS:                                   # enough: let it finish
-            _, err = process.communicate(timeout=300)
-            assert process.returncode == 0, err
-            break
-        # three kinds of moment, in turn, so that the test works at any machine speed:
-        if kills % 3 == 0:                                   # while a checkpoint is being written
-            _wait_for(lambda: any(run.glob(".model.npz.*.tmp")), process)
-        elif kills % 3 == 1:                                 # during start-up or the first batches
-            time.sleep(chance.uniform(0.1, 1.0))
-        else:                                                # a moment after a checkpoint landed
-            before = checkpoint.stat().st_mtime_ns if resumed else None
-            _wait_for(lambda before=before: checkpoint.exists() and checkpoint.stat().st_mtime_ns != before,
-                      process)
-            time.sleep(chance.uniform(0.0, 0.3))
-        if process.poll() is not None:                       # it finished before the kill
-            assert process.returncode == 0, process.stderr.read()
-            break
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        kills += 1
-        mid_write += any(run.glob(".model.npz.*.tmp"))       # killed while writing the checkpoint
+    epochs_seen, killed = [], 0
+    # aimed kills, and in between a few at an arbitrary moment (start-up, the middle of an epoch)
+    plan = [*AIMED, *[("timed", 0.2 * k) for k in range(1, 4)]]
+    for kill in plan:
+        args = ["--data-dir", str(data), *(["--resume", str(run)] if checkpoint.exists() else
+                                           ["--out", str(run), *TRAIN])]
+        if kill[0] == "timed":
+            process = glassnet(args, hooks)
+            time.sleep(kill[1])
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+        else:
+            process = glassnet(args, hooks, kill)
+        _, err = process.communicate(timeout=300)
+        assert process.returncode in (-signal.SIGKILL, 0), err
+        killed += process.returncode == -signal.SIGKILL
         if checkpoint.exists():
             meta, _ = read_checkpoint(checkpoint)            # never truncated, never unreadable
             epochs_seen.append(meta["epoch"])
+            history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
+            assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))   # never half a file
 
-    print(f"\n{kills} kills ({mid_write} during a checkpoint write); epochs at the kills: {epochs_seen}")
-    assert kills >= 20 and mid_write >= 4
+    assert killed >= len(AIMED)                              # every aimed kill found its moment
     assert epochs_seen == sorted(epochs_seen)               # progress is never lost
+    finish = glassnet(["--data-dir", str(data), "--resume", str(run)], hooks)
+    _, err = finish.communicate(timeout=300)
+    assert finish.returncode == 0, err
     final, expected = weights(run), weights(reference)
     assert final.keys() == expected.keys()
     for name in expected:
         np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
     meta, _ = read_checkpoint(run / "model.npz")
-    assert meta["epoch"] == 60 and [h["epoch"] for h in meta["history"]] == list(range(1, 61))
+    assert meta["epoch"] == EPOCHS and [h["epoch"] for h in meta["history"]] == list(range(1, EPOCHS + 1))
     assert not list(run.glob(".*.tmp"))                      # stale temporaries were cleaned up
-    import json
-    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == list(range(1, 61))
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == list(range(1, EPOCHS + 1))

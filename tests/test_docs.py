@@ -39,3 +39,23 @@ def test_tutorial_notebook_runs(mnist_dir, monkeypatch):
     outputs = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                       for o in cell.outputs)
     assert "PASS" in outputs and "epoch 5" in outputs
+
+
+DOCS = ROOT / "docs"
+SOURCE = ROOT / "src" / "glassnet"
+
+
+def _code_lines(block: str) -> list[str]:
+    """The lines of a quoted code block that must stand in the source (blank and comment-only lines aside),
+    with runs of spaces folded: the alignment of a trailing comment may differ, its words may not."""
+    return [" ".join(line.split()) for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (DOCS / "derivations").glob("*.md")))
+def test_code_quoted_in_a_derivation_stands_in_the_source(page):
+    """Every line of every Python block on a derivation page is a line of glassnet's source, comment included."""
+    source = {" ".join(line.split()) for path in SOURCE.rglob("*.py") for line in path.read_text().splitlines()}
+    blocks = re.findall(r"```python\n(.*?)```", (DOCS / "derivations" / page).read_text(), flags=re.S)
+    assert blocks
+    missing = [line for block in blocks for line in _code_lines(block) if line not in source]
+    assert not missing, f"{page} quotes lines that are not in src/glassnet: {missing}"

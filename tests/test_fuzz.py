@@ -28,13 +28,6 @@ from glassnet.web.api import BadRequest, describe, parse_digit
 pytestmark = pytest.mark.slow
 FUZZ = settings(max_examples=2000, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-CASES = {}
-
-
-def count(target):
-    CASES[target] = CASES.get(target, 0) + 1
-
-
 def mutate(data: bytes, edits) -> bytes:
     """Apply (position, new byte) edits, then maybe truncate or extend."""
     buffer = bytearray(data)
@@ -58,7 +51,6 @@ VALID_IDX = [encode_idx(np.arange(24, dtype=np.uint8).reshape(2, 3, 4)), encode_
 @FUZZ
 @given(data=st.binary(max_size=200))
 def test_idx_random_bytes(data):
-    count("idx")
     try:
         parse_idx(data, "fuzz")
     except IdxFormatError as e:
@@ -68,7 +60,6 @@ def test_idx_random_bytes(data):
 @FUZZ
 @given(base=st.sampled_from(VALID_IDX), edits=EDITS, compress=st.booleans())
 def test_idx_mutated_files(tmp_path, base, edits, compress):
-    count("idx")
     data = mutate(base, edits)
     path = tmp_path / "f"
     path.write_bytes(gzip.compress(data) if compress else data)
@@ -89,7 +80,6 @@ def checkpoint_bytes() -> bytes:
 @FUZZ
 @given(edits=EDITS)
 def test_checkpoint_mutated(tmp_path, edits):
-    count("checkpoint")
     path = tmp_path / "model.npz"
     path.write_bytes(mutate(checkpoint_bytes(), edits))
     try:
@@ -103,7 +93,6 @@ def test_checkpoint_mutated(tmp_path, edits):
 @FUZZ
 @given(data=st.binary(max_size=300))
 def test_checkpoint_random_bytes(tmp_path, data):
-    count("checkpoint")
     path = tmp_path / "model.npz"
     path.write_bytes(data)
     with pytest.raises(CheckpointError):
@@ -130,7 +119,6 @@ def toml_value(value):
 @FUZZ
 @given(table=st.dictionaries(FIELDS, TOML_VALUES, max_size=5))
 def test_toml_config_values(tmp_path, table):
-    count("toml")
     path = tmp_path / "run.toml"
     path.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in table.items()))
     try:
@@ -142,7 +130,6 @@ def test_toml_config_values(tmp_path, table):
 @FUZZ
 @given(text=st.text(max_size=200))
 def test_toml_config_random_text(tmp_path, text):
-    count("toml")
     path = tmp_path / "run.toml"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
@@ -172,7 +159,6 @@ def valid_images() -> dict[str, bytes]:
 @given(suffix=st.sampled_from([".png", ".npy"]), edits=EDITS)
 def test_predict_loader_mutated(tmp_path, suffix, edits):
     pytest.importorskip("PIL")
-    count("predict images")
     path = tmp_path / f"digit{suffix}"
     path.write_bytes(mutate(valid_images()[suffix], edits))
     try:
@@ -190,7 +176,6 @@ ARRAYS = st.sampled_from([np.uint8, np.float32, np.float64, np.int64, np.bool_, 
 @FUZZ
 @given(spec=ARRAYS, fill=st.floats(allow_nan=True, allow_infinity=True, width=32))
 def test_predict_loader_odd_arrays(tmp_path, spec, fill):
-    count("predict images")
     dtype, shape = spec
     if int(np.prod(shape)) > 20000:
         shape = shape[:2]
@@ -224,7 +209,6 @@ def tiny_model():
                       st.lists(st.lists(st.floats(-0.5, 1.5), min_size=1, max_size=9), min_size=1, max_size=9)
                       .map(lambda rows: json.dumps({"image": rows}).encode())))
 def test_serve_request_parser(tiny_model, body):
-    count("serve API")
     try:
         image = parse_digit(body)
     except BadRequest as e:
@@ -234,7 +218,3 @@ def test_serve_request_parser(tiny_model, body):
         assert len(result["probabilities"]) == 10
         json.dumps(result, allow_nan=False)
 
-
-def test_report_case_counts():
-    """Prints how many cases each target ran (collected by the tests above, in this session)."""
-    print("\nfuzz cases per target:", CASES)

@@ -110,7 +110,9 @@ def test_dropout_keeps_the_mean_and_is_identity_in_eval(rng):
     y = layer.forward(x)
     assert y.dtype == np.float32
     assert y.mean() == pytest.approx(1.0, abs=0.01)
-    assert set(np.unique(y)) == {0.0, np.float32(1.25)}
+    # 16-bit draws keep a unit when u ≥ round(0.2 · 2¹⁶) = 13107: probability 52429 / 65536, scale its inverse
+    assert layer.keep_probability == 52429 / 65536
+    assert set(np.unique(y)) == {0.0, np.float32(65536 / 52429)}
     assert (y == 0).mean() == pytest.approx(0.2, abs=0.01)
     np.testing.assert_array_equal(layer.backward(x), y)     # dx = G · mask
     layer.training = False

@@ -1,12 +1,13 @@
-"""Sequential and mlp: structure, modes, flat parameters, prediction, reproducibility, overfitting."""
+"""Sequential and mlp: structure, modes, parameters, prediction, reproducibility, overfitting."""
 
 import numpy as np
 import pytest
 
 from glassnet.nn.layers import BatchNorm, Dropout, Linear, ReLU
 from glassnet.nn.losses import softmax_cross_entropy
-from glassnet.nn.model import mlp
+from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import Adam
+from tests.helpers import all_values
 
 
 def test_reference_architecture(rng):
@@ -15,18 +16,19 @@ def test_reference_architecture(rng):
     assert kinds == [Linear, BatchNorm, ReLU, Dropout, Linear, BatchNorm, ReLU, Dropout, Linear]
     # a Linear feeding BatchNorm has no bias: BatchNorm's beta plays that role
     assert model.layers[0].bias is None and model.layers[8].bias is not None
-    assert model.flat.value.size == 784 * 256 + 2 * 256 + 256 * 128 + 2 * 128 + 128 * 10 + 10
+    assert model.n_params == 784 * 256 + 2 * 256 + 256 * 128 + 2 * 128 + 128 * 10 + 10
     assert set(model.buffers()) == {"1.running_mean", "1.running_var", "5.running_mean", "5.running_var"}
 
 
-def test_params_are_views_into_the_flat_buffer(rng):
+def test_params_are_the_layers_own_tensors(rng):
     model = mlp([5, 4, 3], rng=rng)
-    model.flat.value[:] = 0.5
-    assert all((p.value == 0.5).all() for p in model.params())
-    model.forward(np.ones((2, 5)))
-    model.backward(np.ones((2, 3), np.float32))
-    assert model.flat.grad.any()
-    assert np.shares_memory(model.layers[0].weight.grad, model.flat.grad)
+    assert model.params()[0] is model.layers[0].weight
+    model.forward(rng.random((4, 5)))
+    model.backward(rng.standard_normal((4, 3)).astype(np.float32))
+    assert model.layers[0].weight.grad.any()
+    # a second Sequential over the same layers shares the parameters: nothing is copied or orphaned
+    again = Sequential(model.layers)
+    assert [id(p) for p in again.params()] == [id(p) for p in model.params()]
 
 
 def test_train_and_eval_flip_every_layer(rng):
@@ -59,7 +61,7 @@ def test_predict_rejects_bad_input(rng, x, message):
 
 def test_float64_model_on_request(rng):
     model = mlp([5, 4, 3], rng=rng, dtype=np.float64)
-    assert model.flat.value.dtype == np.float64
+    assert all(p.value.dtype == np.float64 for p in model.params())
     assert model.forward(np.ones((2, 5), np.float32)).dtype == np.float64
 
 
@@ -76,7 +78,7 @@ def test_first_layer_can_skip_its_input_gradient(rng):
 def _train(seed: int, steps: int = 50) -> np.ndarray:
     rng = np.random.default_rng(seed)
     model = mlp([20, 16, 8, 3], rng=rng, dropout=0.2)
-    opt = Adam([model.flat])
+    opt = Adam(model.params())
     data = np.random.default_rng(123)
     x, labels = data.random((64, 20), np.float32), data.integers(0, 3, 64)
     for step in range(steps):
@@ -84,7 +86,7 @@ def _train(seed: int, steps: int = 50) -> np.ndarray:
         _, grad = softmax_cross_entropy(model.forward(x[batch]), labels[batch])
         model.backward(grad, input_grad=False)
         opt.step()
-    return model.flat.value.copy()
+    return all_values(model)
 
 
 def test_same_seed_same_parameters_bit_for_bit():
@@ -99,7 +101,7 @@ def test_reference_model_overfits_256_digits():
     prototypes = rng.random((10, 784), np.float32)
     x = np.clip(prototypes[labels] + 0.5 * rng.standard_normal((256, 784)).astype(np.float32), 0, 1)
     model = mlp([784, 256, 128, 10], rng=rng, dropout=0.2)
-    opt = Adam([model.flat], lr=1e-3)
+    opt = Adam(model.params(), lr=1e-3)
     for _ in range(300):
         batch = rng.permutation(256)[:64]
         _, grad = softmax_cross_entropy(model.forward(x[batch]), labels[batch])

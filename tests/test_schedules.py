@@ -22,12 +22,12 @@ def test_step_decay_boundaries(step, expected):
 
 
 def test_cosine_with_warmup():
-    lr = cosine(1.0, total_steps=110, warmup_steps=10, min_lr=0.1)
-    assert lr(0) == pytest.approx(0.1)
-    assert lr(9) == pytest.approx(1.0)
+    lr = cosine(1.0, total_steps=110, warmup_steps=10, min_lr=0.3)
+    # the warm-up climbs lr · (step + 1) / warmup_steps: neither from 0 nor from min_lr
+    assert [lr(s) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
     assert lr(10) == pytest.approx(1.0)
-    assert lr(60) == pytest.approx(0.55)
-    assert lr(110) == pytest.approx(0.1)
+    assert lr(60) == pytest.approx(0.65)          # half way: the mean of lr and min_lr
+    assert lr(110) == pytest.approx(0.3)
 
 
 @pytest.mark.parametrize("make", [

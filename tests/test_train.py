@@ -10,6 +10,7 @@ from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
 from glassnet.errors import CheckpointError, DivergenceError
 from glassnet.train import Callback, TrainData, evaluate, fit
+from tests.helpers import all_values
 from tests.mnist_fixtures import synthetic_digits
 
 SMALL = TrainConfig(hidden=(32, 16), epochs=4, batch_size=32)
@@ -35,7 +36,7 @@ def test_fit_learns_and_records_history(data, tmp_path):
     meta, _ = read_checkpoint(tmp_path / "model.npz")
     assert meta["epoch"] == 4 and meta["step"] == 4 * 10      # 300 / 32 → 10 batches (last has 12)
     loaded, _ = load_model(tmp_path / "model.npz")
-    np.testing.assert_array_equal(loaded.flat.value, result.model.flat.value)
+    np.testing.assert_array_equal(all_values(loaded), all_values(result.model))
 
 
 def test_step_schedule_is_applied_per_epoch(data):
@@ -63,7 +64,7 @@ def test_resume_gives_bit_identical_weights(data, tmp_path, config):
     with pytest.raises(KeyboardInterrupt):
         fit(config, data, run_dir=tmp_path, callbacks=[_Interrupt(2)])
     resumed = fit(config, data, run_dir=tmp_path, resume=True)
-    np.testing.assert_array_equal(resumed.model.flat.value, uninterrupted.flat.value)
+    np.testing.assert_array_equal(all_values(resumed.model), all_values(uninterrupted))
     for name, buffer in uninterrupted.buffers().items():
         np.testing.assert_array_equal(resumed.model.buffers()[name], buffer)
     assert [s.epoch for s in resumed.history] == [1, 2, 3, 4]
@@ -107,7 +108,7 @@ def test_divergence_keeps_the_last_good_checkpoint(data, tmp_path):
     meta, _ = read_checkpoint(tmp_path / "model.npz")
     assert meta["epoch"] == 1
     model, _ = load_model(tmp_path / "model.npz")
-    assert np.isfinite(model.flat.value).all()
+    assert np.isfinite(all_values(model)).all()
 
 
 def test_evaluate_restores_training_mode(data):
@@ -119,9 +120,9 @@ def test_evaluate_restores_training_mode(data):
 def test_seed_fixes_the_run(data):
     config = TrainConfig(hidden=(16,), epochs=2, batch_size=32)
     a, b = fit(config, data).model, fit(config, data).model
-    np.testing.assert_array_equal(a.flat.value, b.flat.value)
+    np.testing.assert_array_equal(all_values(a), all_values(b))
     c = fit(TrainConfig(hidden=(16,), epochs=2, batch_size=32, seed=1), data).model
-    assert not np.array_equal(a.flat.value, c.flat.value)
+    assert not np.array_equal(all_values(a), all_values(c))
 
 
 @pytest.mark.slow

@@ -2,9 +2,15 @@
 
 Array names: ``param/<name>`` (e.g. ``param/0.weight``), ``buffer/<name>``
 (BatchNorm running statistics), ``optim/<name>`` (Adam moments and step), and
-``meta``, the UTF-8 bytes of a JSON object: format version, glassnet version,
-architecture, config, progress, generator states and metrics. Files are
-written atomically; loading checks the format, the architecture and every shape.
+``meta``, the UTF-8 bytes of a JSON object: format version, the layers (type
+and sizes of each), the ``mlp`` recipe when there is one, glassnet version,
+config, progress, generator states and metrics. Any ``Sequential`` of
+glassnet's own layers round-trips; ``save_checkpoint`` refuses other layers.
+Files are written atomically; loading checks the format, the layers against
+the arrays' shapes before it allocates anything, and every array.
+
+Format 1 (glassnet 0.1) kept the optimizer's moments as one flat vector and
+recorded only the ``mlp`` recipe: its models load, its training state does not resume.
 """
 
 from __future__ import annotations
@@ -23,24 +29,41 @@ import numpy as np
 
 from glassnet.atomic import atomic_open
 from glassnet.errors import CheckpointError
-from glassnet.nn.model import Sequential, mlp
+from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
+from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+CHECKPOINT_NAME = "model.npz"         # the model file in a run folder
 # what np.load raises on damaged files (found by fuzzing): .npy headers are parsed with ast.literal_eval,
 # zip headers with struct, and a damaged header may name an unknown zip version or compression
 _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError, MemoryError, OverflowError,
                NotImplementedError, struct.error, zlib.error, zipfile.BadZipFile)
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: Sequential, meta: dict[str, Any],
-                    optimizer_state: dict[str, Array] | None = None) -> None:
-    """Write model (and optionally optimizer) state with ``meta`` to ``path``, atomically."""
-    arrays: dict[str, Any] = {f"param/{name}": p.value for name, p in model.named_params().items()}
-    arrays |= {f"buffer/{name}": value for name, value in model.buffers().items()}
-    arrays |= {f"optim/{name}": value for name, value in (optimizer_state or {}).items()}
-    header = {"format_version": FORMAT_VERSION, "architecture": model.architecture} | meta
-    arrays["meta"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+def layer_specs(model: Sequential) -> list[dict[str, Any]]:
+    """Each layer's type and sizes, enough to build it again; ``CheckpointError`` for other layers."""
+    specs: list[dict[str, Any]] = []
+    for i, layer in enumerate(model.layers):
+        if type(layer) is Linear:
+            specs.append({"type": "Linear", "in_features": layer.in_features, "out_features": layer.out_features,
+                          "bias": layer.bias is not None})
+        elif type(layer) is BatchNorm:
+            specs.append({"type": "BatchNorm", "n_features": layer.n_features, "momentum": layer.momentum,
+                          "eps": layer.eps})
+        elif type(layer) is ReLU:
+            specs.append({"type": "ReLU"})
+        elif type(layer) is Dropout:
+            specs.append({"type": "Dropout", "p": layer.p})
+        else:
+            raise CheckpointError(f"cannot save layer {i} ({type(layer).__name__}): model files hold glassnet's "
+                                  "own layers only (Linear, BatchNorm, ReLU, Dropout)")
+    return specs
+
+
+def _write(path: str | os.PathLike[str], arrays: dict[str, Any], meta: dict[str, Any]) -> None:
+    arrays = arrays | {"meta": np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     try:
@@ -49,6 +72,28 @@ def save_checkpoint(path: str | os.PathLike[str], model: Sequential, meta: dict[
     except OSError as e:
         raise CheckpointError(f"cannot write {path}: {e.strerror or e}; check the folder exists, is writable "
                               "and the disk has space (any previous checkpoint there is unchanged)") from e
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: Sequential, meta: dict[str, Any],
+                    optimizer_state: dict[str, Array] | None = None) -> None:
+    """Write model (and optionally optimizer) state with ``meta`` to ``path``, atomically.
+
+    The format version, the layers and the architecture describe the arrays,
+    so they are always the model's own: keys of those names in ``meta`` are ignored.
+    """
+    arrays: dict[str, Any] = {f"param/{name}": p.value for name, p in model.named_params().items()}
+    arrays |= {f"buffer/{name}": value for name, value in model.buffers().items()}
+    arrays |= {f"optim/{name}": value for name, value in (optimizer_state or {}).items()}
+    own = {"format_version": FORMAT_VERSION, "layers": layer_specs(model), "dtype": model.dtype.name,
+           "architecture": model.architecture}
+    _write(path, arrays, meta | own)
+
+
+def update_metadata(path: str | os.PathLike[str], extra: dict[str, Any]) -> None:
+    """Merge ``extra`` into a checkpoint's metadata, atomically; arrays and the model's own keys are kept."""
+    meta, arrays = read_checkpoint(path)
+    own = {key: meta[key] for key in ("format_version", "layers", "dtype", "architecture") if key in meta}
+    _write(path, arrays, meta | extra | own)
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Array]]:
@@ -68,23 +113,79 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from e
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or meta.get("format_version") not in READABLE_VERSIONS:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet reads "
-                              f"version {FORMAT_VERSION}")
+                              f"versions {', '.join(map(str, READABLE_VERSIONS))}")
     return meta, arrays
 
 
-def build_model(meta: dict[str, Any], rng: np.random.Generator, source: str = "checkpoint") -> Sequential:
-    """A fresh model of the architecture recorded in ``meta``."""
+def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layers ``mlp`` builds from its recipe (format 1 files record only the recipe)."""
+    sizes, batchnorm, dropout = arch["sizes"], bool(arch["batchnorm"]), float(arch["dropout"])
+    specs: list[dict[str, Any]] = []
+    for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
+        specs.append({"type": "Linear", "in_features": d_in, "out_features": d_out, "bias": not batchnorm})
+        if batchnorm:
+            specs.append({"type": "BatchNorm", "n_features": d_out, "momentum": 0.1, "eps": 1e-5})
+        specs.append({"type": "ReLU"})
+        if dropout > 0.0:
+            specs.append({"type": "Dropout", "p": dropout})
+    specs.append({"type": "Linear", "in_features": sizes[-2], "out_features": sizes[-1], "bias": True})
+    return specs
+
+
+def _expected_shapes(specs: list[dict[str, Any]]) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, spec in enumerate(specs):
+        if spec["type"] == "Linear":
+            shapes[f"param/{i}.weight"] = (spec["in_features"], spec["out_features"])
+            if spec["bias"]:
+                shapes[f"param/{i}.bias"] = (spec["out_features"],)
+        elif spec["type"] == "BatchNorm":
+            for name in ("param/{}.gamma", "param/{}.beta", "buffer/{}.running_mean", "buffer/{}.running_var"):
+                shapes[name.format(i)] = (spec["n_features"],)
+    return shapes
+
+
+def _make_layer(spec: dict[str, Any], rng: np.random.Generator, dtype: np.dtype[Any]) -> Layer:
+    kind = spec["type"]
+    if kind == "Linear":
+        return Linear(spec["in_features"], spec["out_features"], rng=rng, bias=spec["bias"], dtype=dtype)
+    if kind == "BatchNorm":
+        return BatchNorm(spec["n_features"], momentum=spec["momentum"], eps=spec["eps"], dtype=dtype)
+    if kind == "ReLU":
+        return ReLU()
+    if kind == "Dropout":
+        return Dropout(spec["p"], rng=rng)
+    raise ValueError(f"unknown layer type {kind!r}")
+
+
+def build_model(meta: dict[str, Any], arrays: dict[str, Array], rng: np.random.Generator,
+                source: str = "checkpoint") -> Sequential:
+    """A fresh model of the layers recorded in ``meta``, once they are known to fit ``arrays``' shapes.
+
+    ``rng`` draws the initial weights (overwritten by ``restore_state``) and later dropout masks.
+    """
     arch = meta.get("architecture")
-    if not isinstance(arch, dict):
-        raise CheckpointError(f"{source}: no architecture record in the metadata")
     try:
-        return mlp(arch["sizes"], rng=rng, dropout=arch["dropout"], batchnorm=arch["batchnorm"],
-                   dtype=np.dtype(arch["dtype"]), init=arch["init"])
+        specs = meta["layers"] if "layers" in meta else _recipe_specs(arch)   # type: ignore[arg-type]
+        dtype = np.dtype(meta.get("dtype") or arch["dtype"])                  # type: ignore[index]
+        if dtype not in (np.float32, np.float64) or not isinstance(specs, list) or not specs:
+            raise ValueError(f"dtype {dtype} and {len(specs)} layers")
+        expected = _expected_shapes(specs)
+    except (TypeError, KeyError, ValueError, IndexError) as e:
+        raise CheckpointError(f"{source}: invalid layer record in the metadata ({e})") from None
+    stored = {name: arrays[name].shape for name in arrays if not name.startswith("optim/")}
+    if stored != expected:
+        raise CheckpointError(f"{source}: the arrays do not match the recorded layers "
+                              f"(differ in {sorted(set(stored.items()) ^ set(expected.items()), key=str)[:4]}); "
+                              "the model file is damaged")
+    try:
+        layers = [_make_layer(spec, rng, dtype) for spec in specs]
+        return Sequential(layers, arch if isinstance(arch, dict) else {})
     except (TypeError, KeyError, ValueError) as e:
-        raise CheckpointError(f"{source}: invalid architecture record {arch!r} ({e})") from e
+        raise CheckpointError(f"{source}: invalid layer record in the metadata ({e})") from None
 
 
 def restore_state(model: Sequential, arrays: dict[str, Array], source: str = "checkpoint") -> None:
@@ -112,6 +213,6 @@ def optimizer_arrays(arrays: dict[str, Array]) -> dict[str, Array]:
 def load_model(path: str | os.PathLike[str]) -> tuple[Sequential, dict[str, Any]]:
     """A trained model in eval mode, and its metadata, from a model file."""
     meta, arrays = read_checkpoint(path)
-    model = build_model(meta, np.random.default_rng(0), str(path))
+    model = build_model(meta, arrays, np.random.default_rng(0), str(path))
     restore_state(model, arrays, str(path))
     return model.eval(), meta

@@ -19,19 +19,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from glassnet import __version__
 from glassnet.atomic import remove_stale_temporaries
-from glassnet.checkpoint import optimizer_arrays, read_checkpoint, restore_state, save_checkpoint
+from glassnet.checkpoint import (
+    CHECKPOINT_NAME,
+    FORMAT_VERSION,
+    optimizer_arrays,
+    read_checkpoint,
+    restore_state,
+    save_checkpoint,
+)
 from glassnet.config import TrainConfig
 from glassnet.data.augment import Augment
 from glassnet.data.batches import as_inputs, batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, DivergenceError
+from glassnet.nn.fused import FusedAdam
 from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
 from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
-
-CHECKPOINT_NAME = "model.npz"
+from glassnet.version import __version__
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,13 @@ class FitResult:
 
 def evaluate(model: Sequential, x: NDArray[np.floating], labels: NDArray[np.integer], *,
              batch_size: int = 2048) -> tuple[float, float, NDArray[np.intp]]:
-    """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode."""
+    """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode (it writes no state)."""
     loss_sum, predictions = 0.0, []
-    with model.inference():
-        for start in range(0, len(x), batch_size):
-            logits = model.forward(as_inputs(x[start:start + batch_size], model.dtype))
-            loss, _ = softmax_cross_entropy(logits, labels[start:start + batch_size])
-            loss_sum += loss * len(logits)
-            predictions.append(logits.argmax(axis=1))
+    for start in range(0, len(x), batch_size):
+        logits = model.infer(as_inputs(x[start:start + batch_size], model.dtype))
+        loss, _ = softmax_cross_entropy(logits, labels[start:start + batch_size])
+        loss_sum += loss * len(logits)
+        predictions.append(logits.argmax(axis=1))
     predicted = np.concatenate(predictions) if predictions else np.empty(0, np.intp)
     n = max(len(x), 1)
     return loss_sum / n, float(np.mean(predicted == labels)) if len(x) else 0.0, predicted
@@ -126,8 +131,8 @@ def _generators(seed: int) -> dict[str, np.random.Generator]:
 
 def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
     if config.optimizer == "sgd":
-        return SGD([model.flat], lr=config.lr, momentum=config.momentum)
-    return Adam([model.flat], lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
+        return SGD(model.params(), lr=config.lr, momentum=config.momentum)
+    return FusedAdam(model.params(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
                 weight_decay=config.weight_decay)
 
 
@@ -155,6 +160,10 @@ class _Run:
 
     def restore(self, path: Path) -> None:
         meta, arrays = read_checkpoint(path)
+        if meta["format_version"] != FORMAT_VERSION:
+            raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
+                                  f"{meta['format_version']}), whose training state this version cannot resume; "
+                                  "its model still loads (evaluate, predict, serve, info); start a new run")
         if meta.get("config") != self.config.to_dict():
             raise CheckpointError(f"{path}: this run was trained with another config; resume it without "
                                   "changing any setting, or start a new run folder")
@@ -183,7 +192,9 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
     model.train()
     x_batch = np.empty((batch_size, x_train.shape[1]), model.dtype)      # reused every step
     loss_sum, correct, seen = 0.0, 0, 0
-    with np.errstate(over="ignore", invalid="ignore"):       # overflow is caught below, as divergence
+    # Overflow makes no warning: in the forward pass it shows at once as non-finite logits; in the
+    # backward pass or the update it leaves non-finite weights, which the next step's logits show.
+    with np.errstate(over="ignore", invalid="ignore"):
         for batch, indices in enumerate(batch_indices(len(x_train), batch_size, rng)):
             step = first_step + batch
             optimizer.lr = schedule(step)
@@ -258,11 +269,3 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         for callback in callbacks:
             callback.on_epoch_end(stats)
     return FitResult(model, run.history, config)
-
-
-def record_metrics(run_dir: str | Path, model: Sequential, metrics: dict[str, Any]) -> None:
-    """Rewrite the run's checkpoint with the final test metrics in its metadata (for ``glassnet info``)."""
-    path = Path(run_dir) / CHECKPOINT_NAME
-    meta, arrays = read_checkpoint(path)
-    del meta["format_version"], meta["architecture"]
-    save_checkpoint(path, model, meta | {"metrics": metrics}, optimizer_arrays(arrays))

@@ -82,15 +82,16 @@ def test_relu(rng):
 
 def test_dropout_same_mask(rng):
     p = 0.3
-    keep = rng.random((6, 5)) >= p
     ours = Dropout(p, rng=rng)
-    ours.fixed_mask = keep / (1 - p)
     x, upstream = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    y = ours.forward(x)
+    keep = ours.mask > 0
+    assert 0 < keep.sum() < keep.size
     x_t = t(x)
-    # torch's dropout draws its own mask; apply the same Bernoulli draw the way it does
-    y_t = x_t * torch.tensor(keep, dtype=torch.float64) / (1 - p)
+    # torch's dropout draws its own mask; apply our draw the way it does, with our exact keep probability
+    y_t = x_t * torch.tensor(keep, dtype=torch.float64) / ours.keep_probability
     y_t.backward(torch.tensor(upstream))
-    assert_close(ours.forward(x), y_t)
+    assert_close(y, y_t)
     assert_close(ours.backward(upstream), x_t.grad)
     # and torch's own functional dropout uses the same scaling: kept units are x / (1 − p)
     y_torch = torch.nn.functional.dropout(torch.ones(1000, dtype=torch.float64), p=p, training=True)
@@ -145,7 +146,7 @@ def test_twenty_adam_steps_of_the_reference_model(rng):
     """
     ours = mlp([784, 256, 128, 10], rng=rng, dropout=0.0, dtype=np.float64)
     theirs = _torch_reference_model(ours)
-    opt = Adam([ours.flat], lr=1e-3)
+    opt = Adam(ours.params(), lr=1e-3)
     opt_t = torch.optim.Adam(theirs.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     for _ in range(20):
         x, labels = rng.random((32, 784)), rng.integers(0, 10, 32)
@@ -178,21 +179,25 @@ def test_step_decay_matches_step_lr():
 
 
 def test_adamw_matches_torch(rng):
-    """Decoupled weight decay: θ ← θ(1 − lr·λ) before the Adam step, as torch.optim.AdamW."""
+    """Decoupled weight decay θ ← θ(1 − lr·λ) before the Adam step, as torch.optim.AdamW, on weight
+    matrices only: the vector (a bias, gamma or beta) is in a torch parameter group without decay."""
     from glassnet.nn.params import Param
 
-    value = rng.standard_normal(50)
-    ours = Param(value.copy(), np.zeros(50))
-    theirs = torch.nn.Parameter(torch.tensor(value))
-    opt = Adam([ours], lr=1e-2, weight_decay=0.05)
-    opt_t = torch.optim.AdamW([theirs], lr=1e-2, weight_decay=0.05)
+    matrix, vector = rng.standard_normal((5, 10)), rng.standard_normal(10)
+    ours = [Param(matrix.copy()), Param(vector.copy())]
+    theirs = [torch.nn.Parameter(torch.tensor(matrix)), torch.nn.Parameter(torch.tensor(vector))]
+    opt = Adam(ours, lr=1e-2, weight_decay=0.05)
+    opt_t = torch.optim.AdamW([{"params": [theirs[0]], "weight_decay": 0.05},
+                               {"params": [theirs[1]], "weight_decay": 0.0}], lr=1e-2)
     for _ in range(25):
-        grad = rng.standard_normal(50)
-        ours.grad[:] = grad
+        for ours_p, theirs_p in zip(ours, theirs):
+            grad = rng.standard_normal(ours_p.value.shape)
+            ours_p.grad = grad
+            theirs_p.grad = torch.tensor(grad)
         opt.step()
-        theirs.grad = torch.tensor(grad)
         opt_t.step()
-    np.testing.assert_allclose(ours.value, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for ours_p, theirs_p in zip(ours, theirs):
+        np.testing.assert_allclose(ours_p.value, theirs_p.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_cosine_matches_cosine_annealing_lr():

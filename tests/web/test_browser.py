@@ -3,6 +3,8 @@
 Skips when Playwright or /usr/bin/chromium is missing; CI installs both.
 """
 
+import contextlib
+import io
 import json
 import shutil
 
@@ -31,8 +33,8 @@ def page(server):
 
 
 def settled(page):
-    page.wait_for_function("!window.glassnet.pending && !window.glassnet.dirty")
-    page.wait_for_timeout(100)
+    """Every change has its answer: the page marks a change 'dirty' at once (in the event handler that
+    made it) and stays 'pending' until the answer is shown, so no fixed wait is needed."""
     page.wait_for_function("!window.glassnet.pending && !window.glassnet.dirty")
 
 
@@ -70,14 +72,9 @@ def test_drawing_updates_everything_and_matches_glassnet_predict(page, model_fil
     # the exact pixels the page sent, through the command line, give the same answer
     pixels = np.array(page.evaluate("window.glassnet.lastRequest.image"), np.float32)
     np.save(tmp_path / "drawing.npy", pixels)
-    capture = tmp_path / "out.json"
-    import contextlib
-    import io
-
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         assert main(["predict", str(model_file), str(tmp_path / "drawing.npy"), "--json"]) == 0
-    capture.write_text(buffer.getvalue())
     record = json.loads(buffer.getvalue())
     assert record["prediction"] == result["prediction"]
     np.testing.assert_allclose(record["probabilities"], result["probabilities"], atol=2e-6)

@@ -14,14 +14,14 @@ import typing
 from collections.abc import Sequence
 from pathlib import Path
 
-from glassnet import __version__
+from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError
 from glassnet.cli.models import cmd_evaluate, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
 from glassnet.cli.train import cmd_train
 from glassnet.config import PRESETS, TrainConfig
 from glassnet.errors import GlassnetError
-from glassnet.train import CHECKPOINT_NAME
+from glassnet.version import __version__
 
 _FLAG_HELP = {
     "hidden": "hidden widths, comma-separated (e.g. 256,128)",

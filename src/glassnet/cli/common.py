@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.config import TrainConfig
-from glassnet.train import CHECKPOINT_NAME
 
 
 class UsageError(Exception):

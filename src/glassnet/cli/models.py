@@ -76,18 +76,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         shapes = ", ".join(f"{p.name} {p.value.shape}" for p in layer.params())
         layers.append({"index": i, "layer": type(layer).__name__, "parameters": count, "shapes": shapes})
     if args.json:
-        print(json.dumps({"architecture": meta["architecture"], "layers": layers,
-                          "parameters": int(model.flat.value.size), "config": meta.get("config"),
-                          "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
+        print(json.dumps({"architecture": model.architecture, "layers": layers, "parameters": model.n_params,
+                          "config": meta.get("config"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
                           "glassnet_version": meta.get("glassnet_version")}))
         return 0
-    arch = meta["architecture"]
-    print(f"MLP {'-'.join(map(str, arch['sizes']))}, dropout {arch['dropout']}, "
-          f"batchnorm {arch['batchnorm']}, {arch['dtype']}; trained {meta.get('epoch', '?')} epochs "
+    arch = model.architecture
+    kind = (f"MLP {'-'.join(map(str, arch['sizes']))}, dropout {arch['dropout']}, batchnorm {arch['batchnorm']}"
+            if arch.get("sizes") else f"Sequential of {len(model.layers)} layers")
+    print(f"{kind}, {model.dtype.name}; trained {meta.get('epoch', '?')} epochs "
           f"with glassnet {meta.get('glassnet_version', '?')}\n")
     for row in layers:
         print(f"  {row['index']:>2}  {row['layer']:<10}{row['parameters']:>9,}  {row['shapes']}")
-    print(f"  total parameters {model.flat.value.size:,}\n")
+    print(f"  total parameters {model.n_params:,}\n")
     if meta.get("config"):
         print("config: " + ", ".join(f"{k}={v}" for k, v in meta["config"].items()))
     test = (meta.get("metrics") or {}).get("test")

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import model_path
 from glassnet.errors import GlassnetError
-from glassnet.train import CHECKPOINT_NAME
 
 
 def newest_model(root: Path = Path("runs")) -> Path:

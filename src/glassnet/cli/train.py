@@ -9,10 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
-from glassnet.train import CHECKPOINT_NAME
 
 
 def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, list[Any]]:
@@ -54,10 +54,11 @@ def _train_data(mnist: Any, config: TrainConfig) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import update_metadata
     from glassnet.data.mnist import to_inputs
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
-    from glassnet.train import Callback, EpochStats, fit, record_metrics
+    from glassnet.train import Callback, EpochStats, fit
 
     config, run_dir, history = _resolve_run(args)
     started = time.perf_counter()
@@ -100,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
     metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started)
-    record_metrics(run_dir, result.model, metrics)
+    update_metadata(run_dir / CHECKPOINT_NAME, {"metrics": metrics})
     run_files.write_history(run_dir, result.history)
     run_files.write_metrics(run_dir, metrics)
     plots = _write_plots(run_dir, result, report, mnist.test_images, mnist.test_labels, predicted, data.eval_name)

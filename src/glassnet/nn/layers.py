@@ -1,15 +1,25 @@
 """Layers, each with its forward pass and its chain rule side by side.
 
 Shapes: ``N`` batch, ``D`` features. Every layer follows one protocol:
-``params()``, ``buffers()``, ``training``, ``forward(x)`` (caches what
-backward needs) and ``backward(grad_out)`` (assigns each ``p.grad``, returns
-dL/dx, never mutates its argument or its cache). Gradients are *assigned*,
-not accumulated: a ``Sequential`` has no fan-out, so there is no ``zero_grad``.
+
+- ``params()`` and ``buffers()``: its trainable tensors and its other state;
+- ``forward(x)``: the path that training differentiates. It computes in the
+  layer's current mode (``training``) and caches what ``backward`` needs,
+  together with that mode;
+- ``backward(grad_out)``: assigns each ``p.grad`` and returns dL/dx, following
+  the mode its forward ran in (never the mode the layer is in now). It never
+  mutates its argument or its cache. Gradients are *assigned*, not
+  accumulated: a ``Sequential`` has no fan-out, so there is no ``zero_grad``;
+- ``infer(x)``: inference, whatever the mode, writing nothing at all (no
+  cache, no running statistics, no random draws). Anything that only reads a
+  model (predict, evaluate, the web server) goes through it, so it can never
+  disturb a training step in progress, and many threads may call it at once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -27,18 +37,22 @@ class Layer(Protocol):
     def buffers(self) -> dict[str, Array]: ...
     def forward(self, x: Array) -> Array: ...
     def backward(self, grad_out: Array) -> Array: ...
+    def infer(self, x: Array) -> Array: ...
 
 
-def _cached(value: NDArray[Any] | None, layer: str) -> NDArray[Any]:
-    if value is None:
-        raise RuntimeError(f"{layer}.backward() called before forward(); run forward on a batch first")
-    return value
+def _no_cache(layer: str) -> RuntimeError:
+    return RuntimeError(f"{layer}.backward() called before forward(); run forward on a batch first")
 
 
 def _check_grad_shape(layer: str, grad_out: Array, expected: tuple[int, ...]) -> None:
     if grad_out.shape != expected:
         raise ValueError(f"{layer}.backward() expects grad_out of shape {expected} "
                          f"(the shape forward returned), got {grad_out.shape}")
+
+
+def _check_input(layer: str, x: Array, width: int) -> None:
+    if x.ndim != 2 or x.shape[1] != width:
+        raise ValueError(f"{layer} expects (N, {width}) input, got {x.shape}")
 
 
 class Linear:
@@ -56,10 +70,10 @@ class Linear:
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Linear needs positive sizes, got ({in_features}, {out_features})")
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Param.zeros_like_grad(init(rng, in_features, out_features, dtype), "weight")
-        self.bias = Param.zeros_like_grad(np.zeros(out_features, dtype), "bias") if bias else None
+        self.weight = Param(init(rng, in_features, out_features, dtype), name="weight")
+        self.bias = Param(np.zeros(out_features, dtype), name="bias") if bias else None
         self.training = True
-        self._x: Array | None = None
+        self._x: Array | None = None                         # cache: the input of the last forward
 
     def params(self) -> list[Param]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -67,14 +81,15 @@ class Linear:
     def buffers(self) -> dict[str, Array]:
         return {}
 
+    def infer(self, x: Array) -> Array:
+        _check_input("Linear", x, self.in_features)
+        # computed in the layer's dtype: a float64 input to a float32 layer is rounded to float32
+        y = x.astype(self.weight.value.dtype, copy=False) @ self.weight.value      # (N, D_out)
+        return y if self.bias is None else y + self.bias.value
+
     def forward(self, x: Array) -> Array:
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"Linear expects (N, {self.in_features}) input, got {x.shape}")
-        x = x.astype(self.weight.value.dtype, copy=False)   # the model's dtype, never an upcast
-        self._x = x
-        y = x @ self.weight.value                           # (N, D_out)
-        if self.bias is not None:
-            y += self.bias.value
+        y = self.infer(x)                                    # the same map in both modes
+        self._x = x.astype(self.weight.value.dtype, copy=False)
         return y
 
     def backward(self, grad_out: Array) -> Array:
@@ -82,12 +97,20 @@ class Linear:
         return grad_out @ self.weight.value.T               # dx = G Wᵀ   (N, D_in)
 
     def backward_params(self, grad_out: Array) -> None:
-        """Assign dweight and dbias only: for the first layer, whose input is data."""
-        x = _cached(self._x, "Linear")
-        _check_grad_shape("Linear", grad_out, (x.shape[0], self.out_features))
-        np.matmul(x.T, grad_out, out=self.weight.grad)      # dW = xᵀ G   (D_in, D_out)
+        """Assign dweight and dbias only: for the first layer, whose input is data and needs no dx."""
+        if self._x is None:
+            raise _no_cache("Linear")
+        _check_grad_shape("Linear", grad_out, (self._x.shape[0], self.out_features))
+        self.weight.grad = self._x.T @ grad_out             # dW = xᵀ G   (D_in, D_out)
         if self.bias is not None:
-            np.sum(grad_out, axis=0, out=self.bias.grad)    # db = Σₙ G   (D_out,)
+            self.bias.grad = grad_out.sum(axis=0)           # db = Σₙ G   (D_out,)
+
+
+@dataclass(frozen=True)
+class _BatchNormCache:
+    training: bool          # the mode of the forward that wrote this cache
+    x_hat: Array            # (N, D) normalized input
+    inv_std: Array          # (D,) 1 / √(σ² + eps), of the batch (training) or the running variance (eval)
 
 
 class BatchNorm:
@@ -96,25 +119,25 @@ class BatchNorm:
     Training: μ, σ² are the batch mean and biased variance per feature,
     x̂ = (x − μ) / √(σ² + eps), y = gamma · x̂ + beta. Running averages follow
     PyTorch: running = (1 − m) · running + m · batch, with m = ``momentum``
-    (0.1) and the unbiased variance σ² · N / (N − 1). Evaluation uses the
+    (0.1) and the unbiased variance σ² · N / (N − 1). Inference uses the
     running averages instead of batch statistics.
 
     Backward (training), with G = dL/dy:
     dbeta = Σₙ G, dgamma = Σₙ G · x̂, dx = gamma / (N √(σ² + eps)) · (N G − dbeta − x̂ · dgamma).
+    Backward (inference): μ and σ² are constants, so dx = gamma / √(σ²_running + eps) · G.
     """
 
     def __init__(self, n_features: int, *, momentum: float = 0.1, eps: float = 1e-5,
                  dtype: DTypeLike = np.float32) -> None:
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum}")
+        if not 0.0 <= momentum <= 1.0 or not eps > 0.0:
+            raise ValueError(f"BatchNorm needs momentum in [0, 1] and eps > 0, got {momentum} and {eps}")
         self.n_features, self.momentum, self.eps = n_features, momentum, eps
-        self.gamma = Param.zeros_like_grad(np.ones(n_features, dtype), "gamma")
-        self.beta = Param.zeros_like_grad(np.zeros(n_features, dtype), "beta")
+        self.gamma = Param(np.ones(n_features, dtype), name="gamma")
+        self.beta = Param(np.zeros(n_features, dtype), name="beta")
         self.running_mean = np.zeros(n_features, dtype)
         self.running_var = np.ones(n_features, dtype)
         self.training = True
-        self._x_hat: Array | None = None
-        self._inv_std: Array | None = None
+        self._cache: _BatchNormCache | None = None
 
     def params(self) -> list[Param]:
         return [self.gamma, self.beta]
@@ -122,45 +145,44 @@ class BatchNorm:
     def buffers(self) -> dict[str, Array]:
         return {"running_mean": self.running_mean, "running_var": self.running_var}
 
+    def infer(self, x: Array) -> Array:
+        _check_input("BatchNorm", x, self.n_features)
+        x_hat = (x - self.running_mean) / np.sqrt(self.running_var + self.eps)
+        return self.gamma.value * x_hat + self.beta.value
+
     def forward(self, x: Array) -> Array:
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"BatchNorm expects (N, {self.n_features}) input, got {x.shape}")
-        if self.training:
-            n = x.shape[0]
-            if n < 2:
-                raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples, "
-                                 f"got {n}; use a larger batch or call model.eval()")
-            mean = x.sum(axis=0) / n                         # (D,)
-            centred = x - mean                               # (N, D)
-            var = np.einsum("nd,nd->d", centred, centred) / n   # biased, (D,)
-            m = self.momentum
-            self.running_mean *= 1.0 - m
-            self.running_mean += m * mean
-            self.running_var *= 1.0 - m
-            self.running_var += (m * n / (n - 1)) * var      # unbiased running variance
-        else:
-            centred = x - self.running_mean
-            var = self.running_var
-        inv_std = 1.0 / np.sqrt(var + self.eps)              # (D,)
-        x_hat = centred
-        x_hat *= inv_std                                     # (N, D); reuses the centred buffer
-        self._x_hat, self._inv_std = x_hat, inv_std
-        return x_hat * self.gamma.value + self.beta.value
+        _check_input("BatchNorm", x, self.n_features)
+        if not self.training:
+            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)                # (D,)
+            x_hat = (x - self.running_mean) * inv_std                             # (N, D)
+            self._cache = _BatchNormCache(False, x_hat, inv_std)
+            return self.gamma.value * x_hat + self.beta.value
+        n = x.shape[0]
+        if n < 2:
+            raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples, "
+                             f"got {n}; use a larger batch or call model.eval()")
+        mean = x.mean(axis=0)                                # μ = (1/N) Σₙ xₙ            (D,)
+        centred = x - mean                                   # xₙ − μ                     (N, D)
+        var = (centred * centred).mean(axis=0)               # σ² = (1/N) Σₙ (xₙ − μ)²   biased, (D,)
+        inv_std = 1.0 / np.sqrt(var + self.eps)              # 1 / √(σ² + eps)            (D,)
+        x_hat = centred * inv_std                            # x̂ = (x − μ) / √(σ² + eps)  (N, D)
+        m = self.momentum
+        self.running_mean[...] = (1 - m) * self.running_mean + m * mean
+        self.running_var[...] = (1 - m) * self.running_var + m * var * n / (n - 1)   # unbiased
+        self._cache = _BatchNormCache(True, x_hat, inv_std)
+        return self.gamma.value * x_hat + self.beta.value    # y = γ x̂ + β
 
     def backward(self, grad_out: Array) -> Array:
-        x_hat = _cached(self._x_hat, "BatchNorm")
-        inv_std = _cached(self._inv_std, "BatchNorm")
+        if self._cache is None:
+            raise _no_cache("BatchNorm")
+        x_hat, inv_std = self._cache.x_hat, self._cache.inv_std
         _check_grad_shape("BatchNorm", grad_out, x_hat.shape)
-        np.sum(grad_out, axis=0, out=self.beta.grad)                  # dbeta = Σₙ G
-        np.einsum("nd,nd->d", grad_out, x_hat, out=self.gamma.grad)   # dgamma = Σₙ G x̂
-        if not self.training:                                          # μ, σ² are constants
-            return grad_out * (self.gamma.value * inv_std)
+        self.beta.grad = grad_out.sum(axis=0)                          # dbeta = Σₙ G
+        self.gamma.grad = (grad_out * x_hat).sum(axis=0)               # dgamma = Σₙ G x̂
+        if not self._cache.training:                                   # μ, σ² were constants
+            return self.gamma.value * inv_std * grad_out
         n = grad_out.shape[0]
-        dx = x_hat * self.gamma.grad                                   # x̂ · dgamma
-        dx += self.beta.grad                                           # + dbeta
-        np.subtract(n * grad_out, dx, out=dx)                          # N G − dbeta − x̂ · dgamma
-        dx *= self.gamma.value * inv_std / n                           # · gamma / (N √(σ² + eps))
-        return dx
+        return (self.gamma.value * inv_std / n) * (n * grad_out - self.beta.grad - x_hat * self.gamma.grad)
 
 
 class ReLU:
@@ -168,7 +190,7 @@ class ReLU:
 
     def __init__(self) -> None:
         self.training = True
-        self._active: NDArray[np.bool_] | None = None
+        self._active: NDArray[np.bool_] | None = None          # cache: where x > 0
 
     def params(self) -> list[Param]:
         return []
@@ -176,37 +198,43 @@ class ReLU:
     def buffers(self) -> dict[str, Array]:
         return {}
 
+    def infer(self, x: Array) -> Array:
+        return np.maximum(x, 0)
+
     def forward(self, x: Array) -> Array:
         self._active = x > 0
-        return x * self._active                            # faster than np.maximum, same values
+        return np.maximum(x, 0)
 
     def backward(self, grad_out: Array) -> Array:
-        active = _cached(self._active, "ReLU")
-        _check_grad_shape("ReLU", grad_out, active.shape)
-        return grad_out * active                           # new array; input untouched
+        if self._active is None:
+            raise _no_cache("ReLU")
+        _check_grad_shape("ReLU", grad_out, self._active.shape)
+        return np.where(self._active, grad_out, 0)           # a new array; grad_out untouched
+
+
+# Dropout draws 16-bit integers u, uniform on {0, …, 2¹⁶ − 1}, and keeps a unit when u ≥ threshold:
+# half the random bits of a float draw, so twice as fast. The keep probability is then exactly
+# (2¹⁶ − threshold) / 2¹⁶, within 2⁻¹⁷ of 1 − p, and the scale is its exact inverse so that E[y] = x.
+_LEVELS = 2**16
 
 
 class Dropout:
-    """Inverted dropout: y = x · mask, mask = keep / (1 − p), keep ~ Bernoulli(1 − p).
+    """Inverted dropout: y = x · mask, mask = keep / q, keep ~ Bernoulli(q), q = 1 − p.
 
-    Units are kept with probability 1 − p and scaled by 1 / (1 − p) in
-    training, so E[y] = x and inference is the identity. dx = G · mask.
-    ``fixed_mask``, when set, replaces the random draw (gradient checks and
-    parity tests need the same mask on every forward).
+    Units are kept with probability q and scaled by 1 / q in training, so
+    E[y] = x exactly and inference is the identity. dx = G · mask.
+    The random draws come only from ``rng``.
     """
 
     def __init__(self, p: float, *, rng: np.random.Generator) -> None:
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout probability must be in [0, 1), got {p}")
         self.p = p
-        # keep ⇔ u ≥ round(p · 2¹⁶) for u uniform on {0, …, 2¹⁶ − 1}: 16-bit draws are twice as
-        # fast as float draws, and the drop probability is p to within 2⁻¹⁷
-        self._threshold = np.uint16(min(round(p * 2**16), 2**16 - 1))
+        self._threshold = min(round(p * _LEVELS), _LEVELS - 1)
+        self.keep_probability = (_LEVELS - self._threshold) / _LEVELS     # q, exactly
         self.training = True
-        self.fixed_mask: Array | None = None
         self._rng = rng
-        self._mask: Array | None = None
-        self._forward_called = False
+        self._cache: tuple[Array | None] | None = None       # (mask,); mask None: forward was the identity
 
     def params(self) -> list[Param]:
         return []
@@ -216,25 +244,26 @@ class Dropout:
 
     @property
     def mask(self) -> Array | None:
-        """The mask of the last training forward (None in eval mode or with p = 0)."""
-        return self._mask
+        """The mask of the last forward (None when that forward was the identity, or before any)."""
+        return None if self._cache is None else self._cache[0]
+
+    def infer(self, x: Array) -> Array:
+        return x
 
     def forward(self, x: Array) -> Array:
-        self._forward_called = True
         if not self.training or self.p == 0.0:
-            self._mask = None
+            self._cache = (None,)
             return x
-        if self.fixed_mask is not None:
-            self._mask = self.fixed_mask
-        else:
-            keep = self._rng.integers(0, 2**16, x.shape, dtype=np.uint16) >= self._threshold
-            self._mask = keep * x.dtype.type(1.0 / (1.0 - self.p))   # (N, D) in x's dtype
-        return x * self._mask
+        keep = self._rng.integers(0, _LEVELS, x.shape, dtype=np.uint16) >= self._threshold   # (N, D)
+        mask = keep * x.dtype.type(1.0 / self.keep_probability)                           # in x's dtype
+        self._cache = (mask,)
+        return x * mask
 
     def backward(self, grad_out: Array) -> Array:
-        if not self._forward_called:
-            raise RuntimeError("Dropout.backward() called before forward(); run forward on a batch first")
-        if self._mask is None:
-            return grad_out
-        _check_grad_shape("Dropout", grad_out, self._mask.shape)
-        return grad_out * self._mask
+        if self._cache is None:
+            raise _no_cache("Dropout")
+        mask = self._cache[0]
+        if mask is None:
+            return grad_out.copy()                           # a new array, as every backward returns
+        _check_grad_shape("Dropout", grad_out, mask.shape)
+        return grad_out * mask

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,32 +11,49 @@ from numpy.typing import DTypeLike, NDArray
 from glassnet.nn.init import INITIALIZERS
 from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
 from glassnet.nn.losses import softmax
-from glassnet.nn.params import Array, Param, pack
+from glassnet.nn.params import Array, Param
 
 
 class Sequential:
     """Layers applied in order: forward left to right, backward right to left.
 
-    All parameters live in one flat buffer (``flat``), each ``Param`` a view
-    into it, so an optimizer may update the whole model at once.
-    ``architecture`` is the recipe ``mlp`` was called with (for checkpoints).
+    ``Sequential`` keeps the layers it is given and copies nothing: their
+    ``Param``s stay where they are, so an optimizer built on ``params()`` and
+    the layers themselves see the same tensors. Two ``Sequential``s over the
+    same layers share those parameters. ``architecture`` is the recipe ``mlp``
+    was called with (empty for a hand-built stack).
+
+    Two paths: ``forward``/``backward`` for training (layers cache, in the
+    mode each is in), and ``infer`` for everything that only reads the model
+    (``predict_proba``, ``predict``, ``trace``), which writes no state at all.
     """
 
     def __init__(self, layers: Sequence[Layer], architecture: dict[str, Any] | None = None) -> None:
         self.layers = list(layers)
+        missing = [f"{i} ({type(layer).__name__}): {name}" for i, layer in enumerate(self.layers)
+                   for name in ("params", "buffers", "forward", "backward", "infer")
+                   if not callable(getattr(layer, name, None))]
+        if missing:
+            raise TypeError(f"Sequential needs layers with params, buffers, forward, backward and infer; "
+                            f"missing: {'; '.join(missing)}")
         self.architecture = architecture or {}
-        self.flat = pack(self.params())
-        self.dtype = self.flat.value.dtype
+        dtypes = {p.value.dtype for p in self.params()}
+        if len(dtypes) > 1:
+            raise TypeError(f"all parameters of a model need one dtype, got {sorted(map(str, dtypes))}")
+        self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
 
     def __call__(self, x: Array) -> Array:
         return self.forward(x)
 
-    def forward(self, x: Array) -> Array:
-        """Logits (N, C) for inputs x (N, D)."""
+    def _as_input(self, x: Array) -> Array:
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
             raise TypeError(f"model input must be real numbers, got dtype {x.dtype}")
-        x = x.astype(self.dtype, copy=False)
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x: Array) -> Array:
+        """Logits (N, C) for inputs x (N, D), in each layer's current mode, caching for ``backward``."""
+        x = self._as_input(x)
         for layer in self.layers:
             x = layer.forward(x)
         return x
@@ -46,7 +62,7 @@ class Sequential:
         """Assign every parameter's grad from dL/dlogits; return dL/dx.
 
         With ``input_grad=False`` (training on data, which needs no gradient)
-        the first Linear skips dx = G Wᵀ, its largest product, and None is returned.
+        the first Linear skips dx = G Wᵀ, half of its backward matrix work, and None is returned.
         """
         first, *rest = self.layers
         for layer in reversed(rest):
@@ -56,6 +72,13 @@ class Sequential:
             return None
         return first.backward(grad_out)
 
+    def infer(self, x: Array) -> Array:
+        """Logits (N, C) in inference mode, whatever mode the layers are in; writes no state."""
+        x = self._as_input(x)
+        for layer in self.layers:
+            x = layer.infer(x)
+        return x
+
     def train(self) -> Sequential:
         """Training mode: batch statistics in BatchNorm, random masks in Dropout."""
         for layer in self.layers:
@@ -63,21 +86,10 @@ class Sequential:
         return self
 
     def eval(self) -> Sequential:
-        """Inference mode: running statistics in BatchNorm, Dropout is the identity."""
+        """Inference mode for ``forward``: running statistics in BatchNorm, Dropout is the identity."""
         for layer in self.layers:
             layer.training = False
         return self
-
-    @contextlib.contextmanager
-    def inference(self) -> Iterator[Sequential]:
-        """Inference mode inside the block; every layer's previous mode is restored after it."""
-        modes = [layer.training for layer in self.layers]
-        self.eval()
-        try:
-            yield self
-        finally:
-            for layer, mode in zip(self.layers, modes):
-                layer.training = mode
 
     @property
     def training(self) -> bool:
@@ -96,8 +108,17 @@ class Sequential:
                 for name, value in layer.buffers().items()}
 
     @property
+    def n_params(self) -> int:
+        """The number of trainable numbers."""
+        return sum(p.size for p in self.params())
+
+    @property
     def n_inputs(self) -> int:
         return next(layer.in_features for layer in self.layers if isinstance(layer, Linear))
+
+    @property
+    def n_classes(self) -> int:
+        return next(layer.out_features for layer in reversed(self.layers) if isinstance(layer, Linear))
 
     def predict_proba(self, x: Array, *, batch_size: int = 2048) -> Array:
         """Class probabilities (N, C) in inference mode; x is (N, D) or one sample (D,)."""
@@ -109,27 +130,21 @@ class Sequential:
                              f"sample, got shape {np.shape(x)}")
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("predict: input contains NaN or inf")
-        with self.inference():
-            chunks = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        chunks = [softmax(self.infer(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         return np.concatenate(chunks) if chunks else np.empty((0, self.n_classes), self.dtype)
-
-    def trace(self, x: Array) -> list[Array]:
-        """Every layer's output for inputs x (N, D), in inference mode: what the network 'sees'."""
-        x = np.asarray(x).astype(self.dtype, copy=False)
-        outputs = []
-        with self.inference():
-            for layer in self.layers:
-                x = layer.forward(x)
-                outputs.append(x)
-        return outputs
-
-    @property
-    def n_classes(self) -> int:
-        return next(layer.out_features for layer in reversed(self.layers) if isinstance(layer, Linear))
 
     def predict(self, x: Array, *, batch_size: int = 2048) -> NDArray[np.intp]:
         """Most probable class per sample (N,)."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+
+    def trace(self, x: Array) -> list[Array]:
+        """Every layer's output for inputs x (N, D), in inference mode: what the network 'sees'."""
+        x = self._as_input(x)
+        outputs = []
+        for layer in self.layers:
+            x = layer.infer(x)
+            outputs.append(x)
+        return outputs
 
 
 def mlp(sizes: Sequence[int], *, rng: np.random.Generator, dropout: float = 0.0,

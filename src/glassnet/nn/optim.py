@@ -2,8 +2,7 @@
 
 The optimizer receives its parameters once; its state arrays run parallel to
 that list. ``lr`` is a public attribute that the training loop sets from a
-schedule before each ``step()``. Give it ``[model.flat]`` and one step is a
-few vector operations over every parameter of the model.
+schedule before each ``step()``. Give it ``model.params()``.
 """
 
 from __future__ import annotations
@@ -11,13 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from glassnet.nn.params import Array, Param
-
-
-def _check_grads(name: str, params: list[Param]) -> None:
-    for i, p in enumerate(params):
-        if p.grad.shape != p.value.shape:
-            raise RuntimeError(f"{name}.step(): parameter {i} ({p.name or 'unnamed'}) has grad of shape "
-                               f"{p.grad.shape} for value of shape {p.value.shape}; call model.backward() first")
 
 
 class Adam:
@@ -28,7 +20,8 @@ class Adam:
         m̂ = m / (1 − β₁ᵗ)               v̂ = v / (1 − β₂ᵗ)
         θ ← θ − lr · m̂ / (√v̂ + eps)
     Decoupled weight decay (Loshchilov & Hutter, 2019) first shrinks
-    θ ← θ · (1 − lr · weight_decay), outside the adaptive scaling.
+    θ ← θ · (1 − lr · weight_decay), outside the adaptive scaling, for the
+    weight matrices only (``Param.decay``): biases, gamma and beta are not decayed.
     """
 
     def __init__(self, params: list[Param], lr: float = 1e-3,
@@ -40,30 +33,22 @@ class Adam:
         self.params = list(params)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.t = 0
-        self.m = [np.zeros_like(p.value) for p in self.params]
-        self.v = [np.zeros_like(p.value) for p in self.params]
-        self._scratch = [(np.empty_like(p.value), np.empty_like(p.value)) for p in self.params]
+        self.m = [np.zeros_like(p.value) for p in self.params]      # first moments, one per parameter
+        self.v = [np.zeros_like(p.value) for p in self.params]      # second moments
 
     def step(self) -> None:
         """One update of every parameter from its current ``grad``, in place."""
-        _check_grads("Adam", self.params)
         beta1, beta2 = self.betas
         self.t += 1
-        for p, m, v, (m_hat, v_hat) in zip(self.params, self.m, self.v, self._scratch):
+        for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
-            if self.weight_decay:
+            if self.weight_decay and p.decay:
                 p.value *= 1.0 - self.lr * self.weight_decay
-            m *= beta1
-            m += np.multiply(g, 1.0 - beta1, out=m_hat)               # m ← β₁m + (1−β₁)g
-            v *= beta2
-            v += np.multiply(np.square(g, out=v_hat), 1.0 - beta2, out=v_hat)  # v ← β₂v + (1−β₂)g²
-            np.divide(m, 1.0 - beta1 ** self.t, out=m_hat)            # m̂ = m / (1 − β₁ᵗ)
-            np.divide(v, 1.0 - beta2 ** self.t, out=v_hat)            # v̂ = v / (1 − β₂ᵗ)
-            np.sqrt(v_hat, out=v_hat)
-            v_hat += self.eps                                         # √v̂ + eps
-            m_hat /= v_hat
-            m_hat *= self.lr
-            p.value -= m_hat                                          # θ ← θ − lr · m̂ / (√v̂ + eps)
+            m[...] = beta1 * m + (1.0 - beta1) * g                   # m ← β₁m + (1−β₁)g
+            v[...] = beta2 * v + (1.0 - beta2) * g**2                # v ← β₂v + (1−β₂)g²
+            m_hat = m / (1.0 - beta1**self.t)                        # m̂ = m / (1 − β₁ᵗ)
+            v_hat = v / (1.0 - beta2**self.t)                        # v̂ = v / (1 − β₂ᵗ)
+            p.value -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)  # θ ← θ − lr · m̂ / (√v̂ + eps)
 
     def state(self) -> dict[str, Array]:
         """Moments and step count as arrays, for checkpoints."""
@@ -78,6 +63,8 @@ class Adam:
                 if saved.shape != p.value.shape:
                     raise ValueError(f"optimizer state {name}.{i} has shape {saved.shape}, "
                                      f"parameter has {p.value.shape}")
+                if not np.isfinite(saved).all():
+                    raise ValueError(f"optimizer state {name}.{i} contains NaN or inf")
                 target[...] = saved
         self.t = int(state["t"])
 
@@ -97,7 +84,6 @@ class SGD:
         self.velocity = [np.zeros_like(p.value) for p in self.params]
 
     def step(self) -> None:
-        _check_grads("SGD", self.params)
         self.t += 1
         for p, b in zip(self.params, self.velocity):
             b *= self.momentum

@@ -1,62 +1,74 @@
 """``Param``: the contract between layers and optimizers.
 
 A layer owns its ``Param``s and assigns ``grad`` in ``backward``; only an
-optimizer (or checkpoint loading) writes ``value``. ``pack`` moves many
-parameters into two flat buffers, so that an optimizer step over a whole model
-is a handful of vector operations instead of one small loop per tensor.
+optimizer (or checkpoint loading) writes ``value``. Each ``Param`` is its own
+array: there is no shared flat buffer that a rebinding could silently leave
+behind, so ``p.value = new_array`` and ``p.grad = new_array`` are both safe
+(they are checked for shape and dtype, and every optimizer reads ``p.value``
+and ``p.grad`` afresh at each step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 Array = NDArray[np.floating]
 
 
-@dataclass(eq=False)
 class Param:
     """A trainable tensor and the gradient of the loss with respect to it.
 
-    ``value`` and ``grad`` always have the same shape and dtype.
+    ``value`` and ``grad`` always have the same shape and dtype; assigning an
+    array of another shape or dtype raises ``ValueError``. ``decay`` says
+    whether weight decay applies: weight matrices (``ndim ≥ 2``) only, the
+    usual convention, never biases or BatchNorm's gamma and beta.
     """
 
-    value: Array
-    grad: Array
-    name: str = ""
+    __slots__ = ("_grad", "_value", "name")
 
-    @classmethod
-    def zeros_like_grad(cls, value: Array, name: str = "") -> Param:
-        """A parameter holding ``value`` with a zero gradient of the same shape."""
-        return cls(value, np.zeros_like(value), name)
+    def __init__(self, value: ArrayLike, grad: ArrayLike | None = None, name: str = "") -> None:
+        array = np.asarray(value)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"Param {name!r}: value must be a floating-point array, got dtype {array.dtype}")
+        self.name = name
+        self._value = array
+        self._grad = np.zeros_like(array)
+        if grad is not None:
+            self.grad = np.asarray(grad)
+
+    def _checked(self, array: Array, what: str) -> Array:
+        if not isinstance(array, np.ndarray) or array.shape != self._value.shape or array.dtype != self._value.dtype:
+            got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+            raise ValueError(f"Param {self.name!r}: {what} must be a {self._value.dtype} array of shape "
+                             f"{self._value.shape}, got {got}; to change values in place write "
+                             f"p.{what}[...] = new_values")
+        return array
+
+    @property
+    def value(self) -> Array:
+        return self._value
+
+    @value.setter
+    def value(self, array: Array) -> None:
+        self._value = self._checked(array, "value")
+
+    @property
+    def grad(self) -> Array:
+        return self._grad
+
+    @grad.setter
+    def grad(self, array: Array) -> None:
+        self._grad = self._checked(array, "grad")
 
     @property
     def size(self) -> int:
-        return int(self.value.size)
+        return int(self._value.size)
 
+    @property
+    def decay(self) -> bool:
+        """Whether weight decay applies: to weight matrices, not to biases, gamma or beta."""
+        return self._value.ndim >= 2
 
-def pack(params: list[Param]) -> Param:
-    """Move ``params`` into one flat value buffer and one flat grad buffer.
-
-    Each ``Param``'s ``value`` and ``grad`` become reshaped views into the
-    flat buffers (values are copied in; gradients start at zero). Returns the
-    flat parameter, whose ``value``/``grad`` alias all of them at once.
-    """
-    if not params:
-        raise ValueError("pack() needs at least one Param, got an empty list")
-    dtype = params[0].value.dtype
-    if any(p.value.dtype != dtype for p in params):
-        raise TypeError(f"pack() needs one dtype, got {sorted({str(p.value.dtype) for p in params})}")
-    total = sum(p.size for p in params)
-    flat_value = np.empty(total, dtype=dtype)
-    flat_grad = np.zeros(total, dtype=dtype)
-    start = 0
-    for p in params:
-        stop = start + p.size
-        flat_value[start:stop] = p.value.ravel()
-        p.value = flat_value[start:stop].reshape(p.value.shape)
-        p.grad = flat_grad[start:stop].reshape(p.value.shape)
-        start = stop
-    return Param(flat_value, flat_grad, "flat")
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, shape={self._value.shape}, dtype={self._value.dtype})"

@@ -24,8 +24,10 @@ def step_decay(lr: float, *, gamma: float, every_steps: int) -> Schedule:
 
 
 def cosine(lr: float, *, total_steps: int, warmup_steps: int = 0, min_lr: float = 0.0) -> Schedule:
-    """Linear warm-up from 0 over ``warmup_steps``, then half a cosine from lr down to ``min_lr``.
+    """A linear warm-up over ``warmup_steps``, then half a cosine from lr down to ``min_lr``.
 
+    Warm-up: lr(step) = lr · (step + 1) / warmup_steps, so the first step takes
+    lr / warmup_steps and step warmup_steps − 1 takes lr. Then
     lr(step) = min_lr + (lr − min_lr) · (1 + cos(π · progress)) / 2, progress ∈ [0, 1].
     """
     if total_steps < 1 or not 0 <= warmup_steps < total_steps:

@@ -30,26 +30,28 @@ API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET"}
 
 
 class DigitApp:
-    """What the handlers share: the model (read-only), the test digits and a locked generator."""
+    """What the handlers share: the model, the test digits and the generator that picks samples.
+
+    Predictions go through the model's pure inference path, which writes no
+    state, so any number of request threads use the model at once.
+    """
 
     def __init__(self, model: Sequential, test_images: NDArray[np.uint8] | None = None,
                  test_labels: NDArray[np.uint8] | None = None, seed: int = 0) -> None:
-        self.model = model.eval()
+        self.model = model
         self.test_images, self.test_labels = test_images, test_labels
         self._rng = np.random.default_rng(seed)
-        self._lock = threading.Lock()          # layers cache activations: one forward at a time
+        self._rng_lock = threading.Lock()      # a Generator is not safe to draw from in two threads
         self.static = {name: resources.files("glassnet.web").joinpath("static", name).read_bytes()
                        for name in STATIC_FILES}
 
     def predict(self, body: bytes) -> dict[str, Any]:
-        image = parse_digit(body)
-        with self._lock:
-            return describe(self.model, image)
+        return describe(self.model, parse_digit(body))
 
     def sample(self) -> dict[str, Any] | None:
         if self.test_images is None or self.test_labels is None:
             return None
-        with self._lock:
+        with self._rng_lock:
             return sample(self.test_images, self.test_labels, self._rng)
 
 
