@@ -29,6 +29,7 @@ import numpy as np
 
 from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
+from glassnet.nn.fused import FusedAdam, FusedMLP
 from glassnet.nn.model import mlp
 from glassnet.nn.optim import Adam
 from glassnet.train import make_schedule, train_epoch
@@ -53,13 +54,18 @@ def blas_threads() -> int:
 
 
 class GlassnetTrainer:
-    """The product's own training step (``glassnet.train.train_epoch``), one epoch per call."""
+    """The product's own training step (``glassnet.train.train_epoch``), one epoch per call.
 
-    def __init__(self, batch_size: int, x: np.ndarray, y: np.ndarray) -> None:
+    ``engine="fast"`` is what ``fit`` runs by default (FusedMLP and FusedAdam); ``"layers"`` is the
+    layer-by-layer path with the textbook Adam, as the docs derive it.
+    """
+
+    def __init__(self, batch_size: int, x: np.ndarray, y: np.ndarray, engine: str = "fast") -> None:
         config = TrainConfig(batch_size=batch_size)
         self.rng = np.random.default_rng(0)
         self.model = mlp(SIZES, rng=self.rng, dropout=0.2)
-        self.optimizer = Adam(self.model.params())
+        self.fused = FusedMLP(self.model) if engine == "fast" else None
+        self.optimizer = FusedAdam(self.model.params()) if engine == "fast" else Adam(self.model.params())
         self.x, self.y, self.batch_size = x, y, batch_size
         self.schedule = make_schedule(config, -(-len(x) // batch_size))
         self.step = 0
@@ -67,7 +73,7 @@ class GlassnetTrainer:
     def epoch(self) -> float:
         started = time.perf_counter()
         train_epoch(self.model, self.optimizer, self.x, self.y, batch_size=self.batch_size, rng=self.rng,
-                    schedule=self.schedule, first_step=self.step)
+                    schedule=self.schedule, first_step=self.step, fused=self.fused)
         self.step += -(-len(self.x) // self.batch_size)
         return time.perf_counter() - started
 
@@ -136,8 +142,9 @@ class GemmBound:
 
 
 def alternate(batch_size: int, x: np.ndarray, y: np.ndarray, epochs: int) -> dict[str, object]:
-    """Epochs of glassnet, PyTorch and the GEMM bound in rotation, so that drift hits all three alike."""
-    runners = {"glassnet": GlassnetTrainer(batch_size, x, y), "torch": TorchTrainer(batch_size, x, y),
+    """Epochs of glassnet (both engines), PyTorch and the GEMM bound in rotation, so that drift hits all alike."""
+    runners = {"glassnet": GlassnetTrainer(batch_size, x, y),
+               "layers": GlassnetTrainer(batch_size, x, y, engine="layers"), "torch": TorchTrainer(batch_size, x, y),
                "bound": GemmBound(batch_size, len(x))}
     times: dict[str, list[float]] = {name: [] for name in runners}
     for runner in runners.values():
@@ -145,10 +152,12 @@ def alternate(batch_size: int, x: np.ndarray, y: np.ndarray, epochs: int) -> dic
     for _ in range(epochs):
         for name, runner in runners.items():
             times[name].append(runner.epoch())
-    ours, theirs, bound = (statistics.median(times[name]) for name in ("glassnet", "torch", "bound"))
+    ours, layers, theirs, bound = (statistics.median(times[name]) for name in ("glassnet", "layers", "torch", "bound"))
     return {"batch_size": batch_size, "glassnet_s": ours, "torch_s": theirs, "ratio": ours / theirs,
             "gemm_bound_s": bound, "glassnet_over_bound": ours / bound,
-            "glassnet_all_s": times["glassnet"], "torch_all_s": times["torch"], "bound_all_s": times["bound"]}
+            "layers_s": layers, "layers_ratio": layers / theirs,
+            "glassnet_all_s": times["glassnet"], "layers_all_s": times["layers"], "torch_all_s": times["torch"],
+            "bound_all_s": times["bound"]}
 
 
 def inference(x_test: np.ndarray, repeats: int = 1000) -> dict[str, float]:
@@ -226,10 +235,12 @@ def main() -> None:
     memory = {"glassnet_peak_rss_mib": peak_rss("glassnet", args.data_dir),
               "torch_peak_rss_mib": peak_rss("torch", args.data_dir)}
     print(f"\ntraining epoch, median of {args.epochs} (alternating), seconds")
-    print(f"{'batch':>6}{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}{'GEMM bound':>12}{'× bound':>9}")
+    print(f"{'batch':>6}{'glassnet':>10}{'PyTorch':>10}{'ratio':>8}{'GEMM bound':>12}{'× bound':>9}"
+          f"{'layer path':>12}{'ratio':>8}")
     for row in training:
         print(f"{row['batch_size']:>6}{row['glassnet_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}"
-              f"{row['gemm_bound_s']:>12.3f}{row['glassnet_over_bound']:>9.2f}")
+              f"{row['gemm_bound_s']:>12.3f}{row['glassnet_over_bound']:>9.2f}"
+              f"{row['layers_s']:>12.3f}{row['layers_ratio']:>8.2f}")
     print("\ninference                    glassnet     PyTorch")
     print(f"one image (µs, median)     {infer['glassnet_one_image_us']:>10.1f}  {infer['torch_one_image_us']:>10.1f}")
     print(f"batch 128 (images/s)       {infer['glassnet_batch128_per_s']:>10.0f}  "

@@ -20,6 +20,7 @@ from glassnet.errors import ConfigError
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("float32", "float64")
+ENGINES = ("fast", "layers")
 INITS = ("he_normal", "glorot_uniform")
 
 
@@ -53,6 +54,7 @@ class TrainConfig:
     validation_size: int = 0                # last N training images held out for evaluation; 0: use the test set
     seed: int = 0                           # fixes initial weights, dropout masks and shuffling
     dtype: str = "float32"
+    engine: str = "fast"                    # "fast": the fused step (nn/fused.py); "layers": layer by layer, as derived
     run_dir: str = ""                       # output folder; empty: runs/<time stamp>
 
     def __post_init__(self) -> None:
@@ -83,6 +85,7 @@ class TrainConfig:
             ("validation_size", self.validation_size >= 0, "≥ 0"),
             ("seed", 0 <= self.seed < 2**63, "in [0, 2**63)"),
             ("dtype", self.dtype in DTYPES, f"one of {DTYPES}"),
+            ("engine", self.engine in ENGINES, f"one of {ENGINES}"),
         ]
         for name, ok, expected in checks:
             if not ok:

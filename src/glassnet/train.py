@@ -32,7 +32,7 @@ from glassnet.config import TrainConfig
 from glassnet.data.augment import Augment
 from glassnet.data.batches import as_inputs, batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, DivergenceError
-from glassnet.nn.fused import FusedAdam
+from glassnet.nn.fused import FusedAdam, FusedMLP
 from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
@@ -182,11 +182,12 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
                 y_train: NDArray[np.integer], *, batch_size: int, rng: np.random.Generator,
                 schedule: Schedule, first_step: int = 0, label_smoothing: float = 0.0,
                 augment: Augment | None = None, augment_rng: np.random.Generator | None = None,
+                fused: FusedMLP | None = None,
                 on_batch: Callable[[int, float, float, float], None] | None = None) -> tuple[float, float]:
     """One pass over the training data in shuffled mini-batches; returns mean loss and accuracy.
 
     Each step: [x = augment(x)], logits = model(x), (loss, G) = cross-entropy, backward,
-    opt.lr = schedule(step), opt.step().
+    opt.lr = schedule(step), opt.step(); or the same as one ``fused.step`` when ``fused`` is given.
     Raises ``DivergenceError`` (naming the step and lr) when the logits stop being finite.
     """
     model.train()
@@ -202,14 +203,17 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
             if augment is not None and not augment.is_identity:
                 x = augment(x, augment_rng or rng)
             labels = y_train[indices]
-            logits = model.forward(x)
             try:
-                loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+                if fused is not None:
+                    loss, logits = fused.step(x, labels, optimizer, label_smoothing=label_smoothing)
+                else:
+                    logits = model.forward(x)
+                    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+                    model.backward(grad, input_grad=False)
+                    optimizer.step()
             except NonFiniteLogitsError:
                 raise DivergenceError(f"training diverged: non-finite loss at step {step + 1} "
                                       f"(lr {optimizer.lr:g})") from None
-            model.backward(grad, input_grad=False)
-            optimizer.step()
             loss_sum += loss * len(indices)
             hits = int(np.count_nonzero(logits.argmax(axis=1) == labels))
             correct += hits
@@ -235,6 +239,7 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
             raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
         run.restore(checkpoint)
     model, optimizer = run.model, run.optimizer
+    fused = FusedMLP(model) if config.engine == "fast" else None
     x_train, x_eval = data.x_train, data.x_eval
     steps_per_epoch = n_batches(len(x_train), config.batch_size)
     schedule = make_schedule(config, steps_per_epoch)
@@ -254,7 +259,7 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
             train_loss, train_accuracy = train_epoch(
                 model, optimizer, x_train, data.y_train, batch_size=config.batch_size, rng=run.rngs["shuffle"],
                 schedule=schedule, first_step=run.step, label_smoothing=config.label_smoothing,
-                augment=config.augment, augment_rng=run.rngs["augment"], on_batch=on_batch)
+                augment=config.augment, augment_rng=run.rngs["augment"], fused=fused, on_batch=on_batch)
         except DivergenceError as e:
             kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
             raise DivergenceError(f"{e} in epoch {epoch}{kept}.\nhelp: lower the learning rate (--lr)") from None

@@ -1,4 +1,13 @@
-"""The fast path: the same optimizer as ``nn/optim.py``, rearranged to make no temporary arrays.
+"""The fast path: the training step of ``nn/``, fused, and its optimizer computed in place.
+
+The layers in ``layers.py`` and the optimizer in ``optim.py`` are the
+definition, written as the derivations read. This module computes the same
+numbers faster and is proven equal to them by tests (``tests/test_fused.py``).
+
+``FusedMLP`` runs a whole training step of an ``mlp`` network (forward,
+loss, backward, update) over arrays allocated once per batch size: batch norm
+normalizes in place, ReLU and dropout become one gate, and every gradient is
+written into its ``Param``'s existing ``grad`` array.
 
 ``Adam.step`` in ``optim.py`` is the textbook update, one formula per line;
 each line allocates its result, and over a model's 235,530 parameters those
@@ -16,11 +25,17 @@ either resume with the other; tests prove the two equal step by step.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
-from glassnet.nn.optim import Adam
-from glassnet.nn.params import Param
+from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import Sequential
+from glassnet.nn.optim import SGD, Adam
+from glassnet.nn.params import Array, Param
 
 
 class FusedAdam(Adam):
@@ -54,3 +69,138 @@ class FusedAdam(Adam):
             np.divide(m, work, out=work)                                     # work = m / (√v + ε̂)
             work *= step_size
             p.value -= work                                                  # θ ← θ − α_t m / (√v + ε̂)
+
+
+@dataclass
+class _Block:
+    """One hidden block, Linear → [BatchNorm] → ReLU → [Dropout], and the arrays of its last forward."""
+
+    linear: Linear
+    batchnorm: BatchNorm | None
+    dropout: Dropout | None
+    arrays: dict[int, dict[str, Array]] = field(default_factory=dict)   # by batch size
+    inv_std: Array = field(default_factory=lambda: np.empty(0))          # 1 / √(σ² + eps) of the last batch
+
+    def buffers(self, n: int, dtype: np.dtype[np.floating]) -> dict[str, Array]:
+        if n not in self.arrays:
+            shape = (n, self.linear.out_features)
+            self.arrays[n] = {name: np.empty(shape, dtype) for name in ("z", "h", "gate", "grad", "work")}
+        return self.arrays[n]
+
+
+_SHAPE = "(Linear [BatchNorm] ReLU [Dropout])* Linear, as mlp builds it"
+_L = TypeVar("_L", Linear, BatchNorm, ReLU, Dropout)
+
+
+def _take(layers: list[Layer], kind: type[_L]) -> _L | None:
+    """The first of ``layers``, removed, if it is exactly a ``kind`` (not a subclass, which may differ)."""
+    return cast(_L, layers.pop(0)) if layers and type(layers[0]) is kind else None
+
+
+def _split(model: Sequential) -> tuple[list[_Block], Linear]:
+    layers, blocks = list(model.layers), []
+    while len(layers) > 1:
+        linear, batchnorm = _take(layers, Linear), _take(layers, BatchNorm)
+        relu, dropout = _take(layers, ReLU), _take(layers, Dropout)
+        if linear is None or relu is None:
+            raise TypeError(f"FusedMLP needs the layers {_SHAPE}")
+        blocks.append(_Block(linear, batchnorm, dropout))
+    head = _take(layers, Linear)
+    if head is None or layers:
+        raise TypeError(f"FusedMLP needs the layers {_SHAPE}")
+    return blocks, head
+
+
+class FusedMLP:
+    """The training step of an ``mlp`` network, fused; equal to forward, loss, backward and ``opt.step()``.
+
+    It reads and writes the model's own parameters and BatchNorm buffers and
+    draws the same dropout masks from the same generators, in the same order.
+    It writes none of the layers' caches: after a fused step, run
+    ``model.forward`` before any ``model.backward``.
+    """
+
+    def __init__(self, model: Sequential) -> None:
+        self.model = model
+        self.blocks, self.head = _split(model)
+        self._logits: dict[int, Array] = {}
+
+    @staticmethod
+    def supports(model: Sequential) -> bool:
+        """Whether ``model`` has the layers ``mlp`` builds, so that the fused step applies."""
+        try:
+            _split(model)
+        except TypeError:
+            return False
+        return True
+
+    def step(self, x: Array, labels: NDArray[np.integer], optimizer: Adam | SGD, *,
+             label_smoothing: float = 0.0) -> tuple[float, Array]:
+        """One training step on a batch x (N, D); the loss, and the logits (N, C) until the next step."""
+        n, dtype = len(x), self.model.dtype
+        inputs = [x.astype(dtype, copy=False)]
+        for block in self.blocks:
+            inputs.append(_forward(block, inputs[-1], block.buffers(n, dtype)))
+        logits = self._logits.setdefault(n, np.empty((n, self.head.out_features), dtype))
+        np.matmul(inputs[-1], self.head.weight.value, out=logits)
+        if self.head.bias is not None:
+            logits += self.head.bias.value
+        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        weight = self.head.weight
+        np.matmul(inputs[-1].T, grad, out=weight.grad)                      # dW = hᵀ G
+        if self.head.bias is not None:
+            np.sum(grad, axis=0, out=self.head.bias.grad)                   # db = Σₙ G
+        for i in reversed(range(len(self.blocks))):
+            block = self.blocks[i]
+            arrays = block.buffers(n, dtype)
+            np.matmul(grad, weight.value.T, out=arrays["grad"])             # dL/dh = G Wᵀ of the layer above
+            grad = _backward(block, inputs[i], arrays)
+            weight = block.linear.weight
+        optimizer.step()
+        return loss, logits
+
+
+def _forward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
+    """h = dropout(relu(batchnorm(x W))); keeps x̂ in a["z"] and the ReLU-and-dropout gate in a["gate"]."""
+    z, h, gate = a["z"], a["h"], a["gate"]
+    np.matmul(x, block.linear.weight.value, out=z)
+    bn = block.batchnorm
+    if bn is None:
+        if block.linear.bias is not None:
+            z += block.linear.bias.value
+        np.copyto(h, z)
+    else:
+        n = len(z)
+        mean = z.mean(axis=0)
+        z -= mean                                                 # x − μ, in place
+        var = np.einsum("nd,nd->d", z, z) / n                     # biased σ²
+        block.inv_std = 1.0 / np.sqrt(var + bn.eps)
+        z *= block.inv_std                                        # x̂, in place
+        bn.update_running(mean, var, n)
+        np.multiply(z, bn.gamma.value, out=h)
+        h += bn.beta.value                                        # γ x̂ + β
+    np.greater(h, 0, out=gate)                                    # ReLU's mask as 1.0 / 0.0
+    if block.dropout is not None and block.dropout.p > 0.0:
+        gate *= block.dropout.draw_mask(h.shape, h.dtype)         # and dropout's, in one gate
+    h *= gate
+    return h
+
+
+def _backward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
+    """From a["grad"] = dL/dh: assign the block's parameter gradients; return dL/dz (in a["grad"])."""
+    grad, x_hat, work = a["grad"], a["z"], a["work"]
+    grad *= a["gate"]                                             # through dropout and ReLU
+    bn = block.batchnorm
+    if bn is not None:
+        n = len(grad)
+        np.sum(grad, axis=0, out=bn.beta.grad)                    # dβ = Σₙ G
+        np.einsum("nd,nd->d", grad, x_hat, out=bn.gamma.grad)     # dγ = Σₙ G x̂
+        np.multiply(x_hat, bn.gamma.grad, out=work)
+        work += bn.beta.grad
+        grad *= n
+        grad -= work                                              # N G − dβ − x̂ dγ
+        grad *= bn.gamma.value * block.inv_std / n                # · γ / (N √(σ² + eps))
+    elif block.linear.bias is not None:
+        np.sum(grad, axis=0, out=block.linear.bias.grad)          # db = Σₙ G
+    np.matmul(x.T, grad, out=block.linear.weight.grad)            # dW = xᵀ G
+    return grad

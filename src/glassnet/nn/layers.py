@@ -19,7 +19,7 @@ Shapes: ``N`` batch, ``D`` features. Every layer follows one protocol:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -166,11 +166,15 @@ class BatchNorm:
         var = (centred * centred).mean(axis=0)               # σ² = (1/N) Σₙ (xₙ − μ)²   biased, (D,)
         inv_std = 1.0 / np.sqrt(var + self.eps)              # 1 / √(σ² + eps)            (D,)
         x_hat = centred * inv_std                            # x̂ = (x − μ) / √(σ² + eps)  (N, D)
+        self.update_running(mean, var, n)
+        self._cache = _BatchNormCache(True, x_hat, inv_std)
+        return self.gamma.value * x_hat + self.beta.value    # y = γ x̂ + β
+
+    def update_running(self, mean: Array, var: Array, n: int) -> None:
+        """Fold one training batch's statistics (biased var of n samples) into the running averages."""
         m = self.momentum
         self.running_mean[...] = (1 - m) * self.running_mean + m * mean
         self.running_var[...] = (1 - m) * self.running_var + m * var * n / (n - 1)   # unbiased
-        self._cache = _BatchNormCache(True, x_hat, inv_std)
-        return self.gamma.value * x_hat + self.beta.value    # y = γ x̂ + β
 
     def backward(self, grad_out: Array) -> Array:
         if self._cache is None:
@@ -254,10 +258,14 @@ class Dropout:
         if not self.training or self.p == 0.0:
             self._cache = (None,)
             return x
-        keep = self._rng.integers(0, _LEVELS, x.shape, dtype=np.uint16) >= self._threshold   # (N, D)
-        mask = keep * x.dtype.type(1.0 / self.keep_probability)                           # in x's dtype
+        mask = self.draw_mask(x.shape, x.dtype)
         self._cache = (mask,)
         return x * mask
+
+    def draw_mask(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """A new mask keep / q from the layer's generator: 1 / q where a unit is kept, 0 where dropped."""
+        keep = self._rng.integers(0, _LEVELS, shape, dtype=np.uint16) >= self._threshold   # (N, D)
+        return keep * dtype.type(1.0 / self.keep_probability)                             # in the given dtype
 
     def backward(self, grad_out: Array) -> Array:
         if self._cache is None:

@@ -1,0 +1,104 @@
+"""Two paths, one truth: the fused training step against the layer-by-layer definition."""
+
+import numpy as np
+import pytest
+
+from glassnet.nn.fused import FusedAdam, FusedMLP
+from glassnet.nn.layers import BatchNorm, Linear, ReLU
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import Sequential, mlp
+from glassnet.nn.optim import Adam
+
+
+def _pair(sizes, dtype, **options):
+    """Two identical models (same seed: same weights, same dropout generators)."""
+    return [mlp(sizes, rng=np.random.default_rng(7), dtype=dtype, **options) for _ in range(2)]
+
+
+def _run(sizes, dtype, steps, batches=(64,), label_smoothing=0.0, **options):
+    layered, fused = _pair(sizes, dtype, **options)
+    opt_layered, opt_fused = Adam(layered.params()), FusedAdam(fused.params())
+    fast = FusedMLP(fused)
+    data = np.random.default_rng(8)
+    losses = []
+    for step in range(steps):
+        n = batches[step % len(batches)]
+        x, labels = data.random((n, sizes[0])), data.integers(0, sizes[-1], n)
+        logits = layered.forward(x)
+        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        layered.backward(grad, input_grad=False)
+        opt_layered.step()
+        fast_loss, fast_logits = fast.step(x, labels, opt_fused, label_smoothing=label_smoothing)
+        losses.append((loss, fast_loss))
+        if step == 0:
+            np.testing.assert_allclose(fast_logits, logits, rtol=1e-10 if dtype == np.float64 else 1e-5,
+                                       atol=1e-12 if dtype == np.float64 else 1e-5)
+    return layered, fused, losses
+
+
+def _assert_models_close(a, b, rtol, atol):
+    for (name, p), q in zip(a.named_params().items(), b.params()):
+        np.testing.assert_allclose(q.value, p.value, rtol=rtol, atol=atol, err_msg=name)
+        np.testing.assert_allclose(q.grad, p.grad, rtol=rtol, atol=atol, err_msg=f"grad {name}")
+    for (name, buffer), other in zip(a.buffers().items(), b.buffers().values()):
+        np.testing.assert_allclose(other, buffer, rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("steps", [1, 100])
+def test_reference_model_float64_equal_to_1e_10(steps):
+    layered, fused, losses = _run([784, 256, 128, 10], np.float64, steps, dropout=0.2)
+    _assert_models_close(layered, fused, rtol=1e-10, atol=1e-12)
+    assert losses[-1][1] == pytest.approx(losses[-1][0], rel=1e-10)
+
+
+@pytest.mark.parametrize("options", [
+    {"dropout": 0.0},
+    {"dropout": 0.3, "batchnorm": False},
+    {"dropout": 0.0, "batchnorm": False},
+])
+def test_other_mlp_shapes_odd_and_changing_batch_sizes(options):
+    layered, fused, _ = _run([30, 17, 9, 4], np.float64, 40, batches=(5, 2, 33), label_smoothing=0.1, **options)
+    _assert_models_close(layered, fused, rtol=1e-10, atol=1e-12)
+
+
+def test_reference_model_float32_within_a_stated_tolerance():
+    """float32: the two paths round differently. After one step every gradient agrees to 1e-5 of its
+    tensor's largest entry. Adam then divides by √v̂ + ε: where a gradient is near zero (|g| ≲ ε = 1e-8)
+    a rounding difference moves that coordinate's step by up to ~lr, so weights are compared through
+    what they compute: after 100 steps the training loss agrees to 1e-3 (relative)."""
+    layered, fused, _ = _run([784, 256, 128, 10], np.float32, 1, dropout=0.2)
+    for (name, p), q in zip(layered.named_params().items(), fused.params()):
+        assert q.grad.dtype == np.float32
+        np.testing.assert_allclose(q.grad, p.grad, rtol=0, atol=1e-5 * np.abs(p.grad).max(), err_msg=name)
+    _, _, losses = _run([784, 256, 128, 10], np.float32, 100, dropout=0.2)
+    assert losses[-1][1] == pytest.approx(losses[-1][0], rel=1e-3)
+
+
+def test_the_same_dropout_masks_are_drawn():
+    layered, fused, _ = _run([20, 16, 3], np.float64, 3, dropout=0.5)
+    generators = [[layer._rng.bit_generator.state for layer in m.layers if hasattr(layer, "_rng")]
+                  for m in (layered, fused)]
+    assert generators[0] == generators[1]
+
+
+def test_shapes_it_cannot_fuse_are_refused(rng):
+    odd = Sequential([Linear(4, 3, rng=rng), BatchNorm(3), Linear(3, 2, rng=rng)])    # no ReLU
+    assert not FusedMLP.supports(odd)
+    with pytest.raises(TypeError, match="as mlp builds it"):
+        FusedMLP(odd)
+    assert FusedMLP.supports(Sequential([Linear(4, 3, rng=rng), ReLU(), Linear(3, 2, rng=rng)]))
+    assert FusedMLP.supports(mlp([4, 2], rng=rng))
+
+
+def test_fit_with_either_engine_trains_the_same_model():
+    from glassnet.config import TrainConfig
+    from glassnet.train import TrainData, fit
+    from tests.mnist_fixtures import synthetic_digits
+
+    images, labels = synthetic_digits(200, 4)
+    x = images.reshape(200, 784)
+    data = TrainData(x[:150], labels[:150], x[150:], labels[150:])
+    results = [fit(TrainConfig(hidden=(32, 16), epochs=3, batch_size=32, dtype="float64", engine=engine), data)
+               for engine in ("layers", "fast")]
+    _assert_models_close(results[0].model, results[1].model, rtol=1e-10, atol=1e-12)
+    assert [s.eval_accuracy for s in results[0].history] == [s.eval_accuracy for s in results[1].history]
