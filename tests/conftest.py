@@ -1,6 +1,8 @@
-"""Shared fixtures: a seeded generator, and the real MNIST folder for slow tests."""
+"""Shared fixtures: a seeded generator, the real MNIST folder for slow tests, and the built docs site."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,3 +24,18 @@ def mnist_dir() -> Path:
     if not folder:
         pytest.skip("GLASSNET_DATA is not set; point it at a folder with the MNIST IDX files")
     return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The docs site, built once with ``mkdocs build --strict`` (its notebooks executed when MNIST is at hand)."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("latex2mathml")
+    site = tmp_path_factory.mktemp("docs") / "site"
+    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"MPLBACKEND": "Agg"}
+    if REAL_DATA:
+        env["GLASSNET_DATA"] = REAL_DATA
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=Path(__file__).parents[1], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return site

@@ -20,6 +20,6 @@ def test_ruff():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (dev extra)")
-    done = subprocess.run([ruff, "check", "src", "tests", "benchmarks", "docs/hooks.py"], cwd=ROOT,
+    done = subprocess.run([ruff, "check", "src", "tests", "benchmarks", "docs/hooks.py", "docs/figures"], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:]

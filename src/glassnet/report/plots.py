@@ -97,7 +97,8 @@ def misclassified(images: NDArray[np.uint8], labels: NDArray[np.integer], predic
     return _save(fig, path)
 
 
-def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 64) -> str:
+def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 64,
+                        title: str = "First-layer weights of {n} units (red: positive, blue: negative)") -> str:
     """Columns of the first Linear's weight (784, D) as 28×28 tiles: what each unit looks for.
 
     Each tile is scaled by its own largest |weight| to [−1, 1]; tiles form one mosaic image.
@@ -115,5 +116,5 @@ def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 6
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
     ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.axis("off")
-    ax.set_title(f"First-layer weights of {n} units (red: positive, blue: negative)", fontsize=9)
+    ax.set_title(title.format(n=n), fontsize=9)
     return _save(fig, path)
