@@ -13,8 +13,9 @@ docs/figures/NAME.json, formatted; those files are written by docs/figures/make_
 runs, so no figure about the model's behaviour is typed by hand. A missing key fails the build.
 
 Notebooks: a page holding ``<!-- glassnet-notebook: NAME.ipynb -->`` gets that notebook, executed
-at build time (nbclient) when MNIST is at hand (``GLASSNET_DATA``), with its printed output and
-plots inline. Without MNIST the cells are shown with a note that they were not run.
+at build time (nbclient), with its printed output, tables and plots inline. A notebook that reads
+MNIST (all but those whose metadata says ``"glassnet": {"needs_mnist": false}``) runs only when
+``GLASSNET_DATA`` names the data; without it the cells are shown with a note that they were not run.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def _notebook(path: Path) -> str:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    executed = bool(os.environ.get("GLASSNET_DATA"))
+    needs_mnist = notebook.metadata.get("glassnet", {}).get("needs_mnist", True)
+    executed = not needs_mnist or bool(os.environ.get("GLASSNET_DATA"))
     if executed:
         from nbclient import NotebookClient
 
@@ -145,6 +147,8 @@ def _output(output: Any) -> str:
     if "image/png" in data:
         png = data["image/png"] if isinstance(data["image/png"], str) else base64.b64encode(data["image/png"]).decode()
         return f'<img class="notebook-output" alt="notebook output" src="data:image/png;base64,{png.strip()}">'
+    if "text/markdown" in data:
+        return str(data["text/markdown"])
     if "text/plain" in data:
         return f'```text\n{data["text/plain"].rstrip()}\n```'
     return ""

@@ -32,6 +32,23 @@ def test_no_tex_is_left_in_any_page_and_the_search_index_holds_tex_not_flattened
     assert "\\hat Y" in softmax
 
 
+def test_the_onramp_is_computed_at_build_time(site):
+    page = (site / "onramp" / "index.html").read_text()
+    assert "f = 20.25" in page and "finite difference +27.000000" in page     # the three-node graph, run
+    assert "largest relative error" in page and "PASS" in page                # the tiny network, checked
+    assert "235,530 parameters in all" in page and "<table>" in page          # the shape table, generated
+
+
+@pytest.mark.slow
+def test_the_labs_and_training_health_pages_are_executed(site):
+    if not REAL_DATA:
+        pytest.skip("GLASSNET_DATA is not set; the build shows the notebooks without running them")
+    labs = (site / "labs" / "index.html").read_text()
+    assert labs.count('class="notebook-output"') >= 5 and "inference mode (any batch size)" in labs
+    health = (site / "training-health" / "index.html").read_text()
+    assert "update / weight at step 290" in health and "pixels whose weights never moved" in health
+
+
 @pytest.mark.slow
 def test_the_tutorial_page_shows_the_executed_notebook(site):
     if not REAL_DATA:

@@ -1,4 +1,4 @@
-"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve.
+"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve, learn.
 
 The only package that prints or exits. Exit codes: 0 ok, 1 an expected failure
 (one or two lines on stderr, no traceback), 2 a usage error. Each subcommand
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError
+from glassnet.cli.learn import cmd_learn
 from glassnet.cli.models import cmd_evaluate, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
 from glassnet.cli.train import cmd_train
@@ -93,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
 
+    learn = commands.add_parser("learn", help="exercises that check themselves: start, check, train")
+    steps = learn.add_subparsers(dest="learn_command", required=True, metavar="STEP")
+    steps.add_parser("start", help="write a workbook of exercise stubs into FOLDER").add_argument(
+        "folder", type=Path, metavar="FOLDER")
+    learn_check = steps.add_parser("check", help="check the exercises of a workbook (exit status 1 if any fails)")
+    learn_check.add_argument("folder", type=Path, metavar="FOLDER")
+    learn_check.add_argument("names", nargs="*", metavar="NAME", help="exercises to check (default: all)")
+    learn_train = steps.add_parser("train", help="train the network built from your layers beside glassnet's")
+    learn_train.add_argument("folder", type=Path, metavar="FOLDER")
+    learn_train.add_argument("--epochs", type=int, default=3, help="default 3")
+    learn_train.add_argument("--train-size", type=int, default=10000, help="training digits (default 10000)")
+    learn_train.add_argument("--test-size", type=int, default=2000, help="test digits (default 2000)")
+    learn_train.add_argument("--seed", type=int, default=0)
+    _add_data_flags(learn_train)
+
     info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
     info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
     info.add_argument("--json", action="store_true", help="machine-readable output")
@@ -106,7 +122,7 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve}
+            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve, "learn": cmd_learn}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,6 +40,8 @@ class Param:
     def _checked(self, array: Array, what: str) -> Array:
         if not isinstance(array, np.ndarray) or array.shape != self._value.shape or array.dtype != self._value.dtype:
             got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+            if isinstance(array, np.ndarray) and array.ndim == 2 and array.shape == self._value.shape[::-1]:
+                got += " (transposed: is a matrix product in the wrong order?)"
             raise ValueError(f"Param {self.name!r}: {what} must be a {self._value.dtype} array of shape "
                              f"{self._value.shape}, got {got}; to change values in place write "
                              f"p.{what}[...] = new_values")

@@ -1,0 +1,45 @@
+"""``glassnet learn start | check | train``: the workbook of exercises."""
+
+from __future__ import annotations
+
+import argparse
+
+from glassnet.cli.common import load_data
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from glassnet.learn import check, format_results, start
+
+    if args.learn_command == "start":
+        written = start(args.folder)
+        print(f"wrote {len(written)} files into {args.folder}/: {', '.join(p.name for p in written)}\n"
+              f"fill in each stub, then run: glassnet learn check {args.folder}")
+        return 0
+    if args.learn_command == "check":
+        results = check(args.folder, args.names)
+        print(format_results(results))
+        return 0 if all(r.passed for r in results) else 1
+    return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from glassnet.data.mnist import to_inputs
+    from glassnet.learn.side_by_side import EpochRow, train_side_by_side
+
+    mnist = load_data(args)
+    x_train, y_train = to_inputs(mnist.train_images[:args.train_size]), mnist.train_labels[:args.train_size]
+    x_test, y_test = to_inputs(mnist.test_images[:args.test_size]), mnist.test_labels[:args.test_size]
+    print(f"the reference network from your layers and from glassnet's, the same initial weights and batches;\n"
+          f"{len(x_train)} training and {len(x_test)} test digits of {mnist.name}, float64\n")
+    print(f"{'epoch':>5}  {'your loss':>10}  {'your test acc':>13}  {'glassnet loss':>13}  {'glassnet test acc':>17}")
+
+    def show(row: EpochRow) -> None:
+        print(f"{row.epoch:>5}  {row.yours_loss:>10.4f}  {row.yours_accuracy:>13.2%}  {row.glassnet_loss:>13.4f}  "
+              f"{row.glassnet_accuracy:>17.2%}", flush=True)
+
+    rows = train_side_by_side(args.folder, x_train, y_train, x_test, y_test, epochs=args.epochs, seed=args.seed,
+                              on_epoch=show)
+    gap = rows[-1].yours_accuracy - rows[-1].glassnet_accuracy
+    print(f"\nyour layers reach {rows[-1].yours_accuracy:.2%}, glassnet's {rows[-1].glassnet_accuracy:.2%} "
+          f"({gap:+.2%}; only the dropout masks differ, so a gap of a few tenths is noise)")
+    return 0

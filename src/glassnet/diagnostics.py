@@ -1,0 +1,73 @@
+"""Training-health statistics of a model: what each layer's activations, gradients and updates look like.
+
+Every function only reads the model (activations come from the pure inference path, ``trace``), so
+they can be called between any two training steps without changing what training computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.nn.layers import BatchNorm, Linear, ReLU
+from glassnet.nn.model import Sequential
+from glassnet.nn.params import Array
+
+RULE_OF_THUMB = 1e-3     # a healthy update moves a weight matrix by about a thousandth of its size per step
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """One layer's output on a batch: its summary, a histogram, and (after ReLU) the dead units."""
+
+    layer: str
+    mean: float
+    std: float
+    counts: NDArray[np.intp]
+    edges: NDArray[np.float64]
+    dead_fraction: float | None          # ReLU outputs only: units that are 0 for every sample of the batch
+
+
+def activation_stats(model: Sequential, x: Array, bins: int = 30) -> list[ActivationStats]:
+    """Statistics of every layer's output for inputs x (N, D), in inference mode."""
+    stats = []
+    for i, (layer, out) in enumerate(zip(model.layers, model.trace(x))):
+        counts, edges = np.histogram(out, bins=bins)
+        dead = float(np.mean(~np.any(out > 0, axis=0))) if isinstance(layer, ReLU) else None
+        stats.append(ActivationStats(f"{i} {type(layer).__name__}", float(out.mean()), float(out.std()), counts,
+                                     edges.astype(np.float64), dead))
+    return stats
+
+
+def gradient_norms(model: Sequential) -> dict[str, float]:
+    """‖∂L/∂θ‖ of every parameter tensor, from the gradients of the last backward pass."""
+    return {name: float(np.linalg.norm(p.grad)) for name, p in model.named_params().items()}
+
+
+def snapshot(model: Sequential) -> dict[str, Array]:
+    """Copies of every parameter tensor, to measure an update against later."""
+    return {name: p.value.copy() for name, p in model.named_params().items()}
+
+
+def update_ratios(before: dict[str, Array], model: Sequential) -> dict[str, float]:
+    """‖θ_now − θ_before‖ / ‖θ_before‖ per tensor: how much one update (or several) moved it, relatively."""
+    ratios = {}
+    for name, p in model.named_params().items():
+        size = float(np.linalg.norm(before[name]))
+        ratios[name] = float(np.linalg.norm(p.value - before[name])) / size if size else float("inf")
+    return ratios
+
+
+def batchnorm_ranges(model: Sequential) -> dict[str, tuple[float, float, float, float]]:
+    """(min γ, max γ, min β, max β) of every batch-norm layer, by layer index."""
+    return {f"{i}": (float(layer.gamma.value.min()), float(layer.gamma.value.max()),
+                     float(layer.beta.value.min()), float(layer.beta.value.max()))
+            for i, layer in enumerate(model.layers) if isinstance(layer, BatchNorm)}
+
+
+def first_layer_change(model: Sequential, initial: Array) -> Array:
+    """W − W₀ of the first Linear (784, D): what training added to the random start."""
+    first = next(layer for layer in model.layers if isinstance(layer, Linear))
+    return first.weight.value - initial

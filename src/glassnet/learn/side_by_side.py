@@ -1,0 +1,128 @@
+"""``glassnet learn train``: the reference network built from the learner's layers, trained beside glassnet's.
+
+Both networks start from the same weights and see the same batches in the same order; each uses
+its own layers, loss and Adam (the learner's from the workbook, glassnet's from ``nn/``). Only the
+dropout masks differ (each layer draws its own), so the two accuracies agree to within the noise
+of a few epochs, and a broken layer shows as a network that does not learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.errors import GlassnetError
+from glassnet.learn.exercises import load
+from glassnet.nn.layers import BatchNorm, Dropout, Linear
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import mlp
+from glassnet.nn.optim import Adam
+
+SIZES = (784, 256, 128, 10)
+NEEDED = ("linear", "batchnorm", "relu", "dropout", "softmax_cross_entropy", "adam")
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    """One epoch of both networks: mean training loss and test accuracy."""
+
+    epoch: int
+    yours_loss: float
+    yours_accuracy: float
+    glassnet_loss: float
+    glassnet_accuracy: float
+
+
+class _Network:
+    """Layers, a loss function and an optimizer: one training step and inference-mode prediction."""
+
+    def __init__(self, layers: list[Any], loss: Callable[..., tuple[float, Any]], optimizer: Any) -> None:
+        self.layers, self.loss, self.optimizer = layers, loss, optimizer
+
+    def step(self, x: NDArray[np.floating], labels: NDArray[np.intp]) -> float:
+        for layer in self.layers:
+            layer.training = True
+        for layer in self.layers:
+            x = layer.forward(x)
+        loss, grad = self.loss(x, labels)
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        self.optimizer.step()
+        return float(loss)
+
+    def accuracy(self, x: NDArray[np.floating], labels: NDArray[np.intp], batch_size: int = 1000) -> float:
+        for layer in self.layers:
+            layer.training = False
+        hits = 0
+        for start in range(0, len(x), batch_size):
+            out = x[start:start + batch_size]
+            for layer in self.layers:
+                out = layer.forward(out)
+            hits += int(np.count_nonzero(np.asarray(out).argmax(axis=1) == labels[start:start + batch_size]))
+        return hits / max(len(x), 1)
+
+
+def _yours(folder: Path, reference: list[Any], seed: int) -> _Network:
+    """The learner's network, with the reference network's initial weights copied in."""
+    missing = [name for name in NEEDED if not (folder / f"{name}.py").exists()]
+    if missing:
+        raise GlassnetError(f"{folder} lacks {', '.join(f'{m}.py' for m in missing)}; "
+                            f"write a workbook with 'glassnet learn start {folder}'")
+    modules = {name: load(folder / f"{name}.py") for name in NEEDED}
+    rng = np.random.default_rng(seed + 1)
+    layers: list[Any] = []
+    for layer in reference:
+        if isinstance(layer, Linear):
+            mine = modules["linear"].Linear(layer.in_features, layer.out_features, rng=rng,
+                                            bias=layer.bias is not None, dtype=np.float64)
+            for p, q in zip(mine.params(), layer.params()):
+                p.value[...] = q.value
+        elif isinstance(layer, BatchNorm):
+            mine = modules["batchnorm"].BatchNorm(layer.n_features, dtype=np.float64)
+        elif isinstance(layer, Dropout):
+            mine = modules["dropout"].Dropout(layer.p, rng=rng)
+        else:
+            mine = modules["relu"].ReLU()
+        layers.append(mine)
+    params = [p for layer in layers for p in layer.params()]
+    return _Network(layers, modules["softmax_cross_entropy"].softmax_cross_entropy, modules["adam"].Adam(params))
+
+
+def train_side_by_side(folder: str | Path, x_train: NDArray[np.floating], y_train: NDArray[np.integer],
+                       x_test: NDArray[np.floating], y_test: NDArray[np.integer], *, epochs: int = 3,
+                       batch_size: int = 128, seed: int = 0,
+                       on_epoch: Callable[[EpochRow], None] | None = None) -> list[EpochRow]:
+    """Train the learner's network and glassnet's on the same data, epoch by epoch; inputs in [0, 1]."""
+    model = mlp(SIZES, rng=np.random.default_rng(seed), dropout=0.2, dtype=np.float64)
+    theirs = _Network(model.layers, softmax_cross_entropy, Adam(model.params()))
+    try:
+        yours = _yours(Path(folder), model.layers, seed)
+    except NotImplementedError as e:
+        raise GlassnetError(f"a layer of the workbook is not written yet ({e}); "
+                            f"'glassnet learn check {folder}' shows which") from None
+    x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
+    labels_train, labels_test = np.asarray(y_train, np.intp), np.asarray(y_test, np.intp)
+    shuffle = np.random.default_rng(seed + 2)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        order = shuffle.permutation(len(x_train))
+        losses: dict[str, list[float]] = {"yours": [], "glassnet": []}
+        for start in range(0, len(order) - 1, batch_size):          # a last batch of one cannot be normalized
+            batch = order[start:start + batch_size]
+            for name, network in (("yours", yours), ("glassnet", theirs)):
+                try:
+                    losses[name].append(network.step(x_train[batch], labels_train[batch]))
+                except NotImplementedError as e:
+                    raise GlassnetError(f"a layer of the workbook is not written yet ({e}); "
+                                        f"'glassnet learn check {folder}' shows which") from None
+        row = EpochRow(epoch, float(np.mean(losses["yours"])), yours.accuracy(x_test, labels_test),
+                       float(np.mean(losses["glassnet"])), theirs.accuracy(x_test, labels_test))
+        rows.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    return rows

@@ -1,0 +1,44 @@
+"""Training-health statistics: correct on cases worked by hand, and read-only."""
+
+import numpy as np
+import pytest
+
+from glassnet import diagnostics
+from glassnet.nn.layers import Linear, ReLU
+from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.model import Sequential, mlp
+
+
+def test_activation_stats_are_read_only_and_count_dead_relus(rng):
+    model = Sequential([Linear(3, 4, rng=rng, dtype=np.float64), ReLU()])
+    model.layers[0].weight.value[...] = [[1, -1, 0, 2], [1, -1, 0, 2], [1, -1, 0, 2]]
+    x = rng.random((5, 3))                               # positive: units 1 and 2 never fire
+    _, grad = softmax_cross_entropy(model.forward(x), np.zeros(5, np.intp))
+    stats = diagnostics.activation_stats(model, rng.random((8, 3)), bins=4)
+    assert [s.layer for s in stats] == ["0 Linear", "1 ReLU"]
+    assert stats[1].dead_fraction == 0.5 and stats[0].dead_fraction is None
+    assert stats[0].counts.sum() == 8 * 4 and len(stats[0].edges) == 5
+    model.backward(grad)                                 # the training step in progress was not disturbed
+
+
+def test_update_ratios_and_gradient_norms(rng):
+    model = mlp([4, 3, 2], rng=rng, dtype=np.float64)
+    before = diagnostics.snapshot(model)
+    weight = model.layers[0].weight
+    weight.value[...] *= 1.01
+    ratios = diagnostics.update_ratios(before, model)
+    assert ratios["0.weight"] == pytest.approx(0.01) and ratios["1.gamma"] == 0.0
+    weight.grad[...] = 0.0
+    weight.grad[0, 0] = -3.0
+    weight.grad[1, 1] = 4.0
+    assert diagnostics.gradient_norms(model)["0.weight"] == pytest.approx(5.0)
+
+
+def test_batchnorm_ranges_and_first_layer_change(rng):
+    model = mlp([4, 3, 2], rng=rng, dtype=np.float64)
+    initial = model.layers[0].weight.value.copy()
+    model.layers[1].gamma.value[...] = [0.5, 1.0, 2.0]
+    assert diagnostics.batchnorm_ranges(model) == {"1": (0.5, 2.0, 0.0, 0.0)}
+    model.layers[0].weight.value[0, 0] += 1.0
+    change = diagnostics.first_layer_change(model, initial)
+    assert change[0, 0] == pytest.approx(1.0) and np.count_nonzero(change) == 1
