@@ -42,3 +42,19 @@ def test_batchnorm_ranges_and_first_layer_change(rng):
     model.layers[0].weight.value[0, 0] += 1.0
     change = diagnostics.first_layer_change(model, initial)
     assert change[0, 0] == pytest.approx(1.0) and np.count_nonzero(change) == 1
+
+
+def test_saliency_is_the_gradient_of_the_predicted_probability_and_reads_only(rng):
+    model = mlp([6, 5, 3], rng=rng, dropout=0.3, dtype=np.float64)
+    model.forward(rng.random((8, 6)))                     # running statistics away from their start
+    model.train()
+    x = rng.random(6)
+    before = [p.value.copy() for p in model.params()] + [b.copy() for b in model.buffers().values()]
+    gradient, predicted = diagnostics.saliency(model, x)
+    assert predicted == int(model.predict(x)[0])
+    h = 1e-6
+    numerical = [(model.predict_proba(x + h * e)[0, predicted] - model.predict_proba(x - h * e)[0, predicted]) / (2 * h)
+                 for e in np.eye(6)]
+    np.testing.assert_allclose(gradient, numerical, rtol=1e-6, atol=1e-10)
+    after = [p.value for p in model.params()] + list(model.buffers().values())
+    assert all(np.array_equal(a, b) for a, b in zip(before, after)) and model.training

@@ -24,8 +24,8 @@ from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
 from glassnet.nn.layers import Dropout, Linear
 from glassnet.nn.losses import log_softmax
-from glassnet.nn.model import Sequential, mlp
-from glassnet.train import _generators
+from glassnet.nn.model import Sequential
+from glassnet.train import initial_model
 
 HERE = Path(__file__).parent
 PLOTS = ("learning_curves", "confusion_matrix", "per_class_f1", "misclassified", "first_layer_weights")
@@ -90,9 +90,7 @@ class _Scale:
 
 def _first_layer_change(model: Sequential, config: TrainConfig) -> tuple[np.ndarray, dict[str, float]]:
     """W − W₀ of the first layer (W₀ rebuilt from the run's seed) and how far W still resembles W₀."""
-    initial = mlp(config.sizes, rng=_generators(config.seed)["model"], dropout=config.dropout,
-                  batchnorm=config.batchnorm, dtype=np.dtype(config.dtype), init=config.init)
-    w0 = next(layer for layer in initial.layers if isinstance(layer, Linear)).weight.value
+    w0 = next(layer for layer in initial_model(config).layers if isinstance(layer, Linear)).weight.value
     w = next(layer for layer in model.layers if isinstance(layer, Linear)).weight.value
     correlation = [float(np.corrcoef(w[:, u], w0[:, u])[0, 1]) for u in range(w.shape[1])]
     unchanged = np.all(w == w0, axis=1)                 # pixels whose weights never moved

@@ -88,6 +88,7 @@ class Callback:
     def on_fit_start(self, model: Sequential) -> None: ...
     def on_epoch_start(self, epoch: int, n_batches: int) -> None: ...
     def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None: ...
+    def on_evaluation(self, epoch: int, predicted: NDArray[np.intp]) -> None: ...   # each evaluation sample's class
     def on_epoch_end(self, stats: EpochStats) -> None: ...
 
 
@@ -129,6 +130,16 @@ def _generators(seed: int) -> dict[str, np.random.Generator]:
             "augment": np.random.default_rng(augment_seed)}
 
 
+def _build(config: TrainConfig, rng: np.random.Generator) -> Sequential:
+    return mlp(config.sizes, rng=rng, dropout=config.dropout, batchnorm=config.batchnorm,
+               dtype=np.dtype(config.dtype), init=config.init)
+
+
+def initial_model(config: TrainConfig) -> Sequential:
+    """The model of a run with ``config`` before its first step: the same initial weights, bit for bit."""
+    return _build(config, _generators(config.seed)["model"])
+
+
 def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
     if config.optimizer == "sgd":
         return SGD(model.params(), lr=config.lr, momentum=config.momentum)
@@ -143,8 +154,7 @@ class _Run:
         self.config = config
         self.description = description
         self.rngs = _generators(config.seed)
-        self.model = mlp(config.sizes, rng=self.rngs["model"], dropout=config.dropout,
-                         batchnorm=config.batchnorm, dtype=np.dtype(config.dtype), init=config.init)
+        self.model = _build(config, self.rngs["model"])
         self.optimizer = _optimizer(config, self.model)
         self.epoch = 0          # completed epochs
         self.step = 0           # optimizer steps taken
@@ -264,7 +274,9 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
             kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
             raise DivergenceError(f"{e} in epoch {epoch}{kept}.\nhelp: lower the learning rate (--lr)") from None
         run.step += steps_per_epoch
-        eval_loss, eval_accuracy, _ = evaluate(model, x_eval, data.y_eval)
+        eval_loss, eval_accuracy, predicted = evaluate(model, x_eval, data.y_eval)
+        for callback in callbacks:
+            callback.on_evaluation(epoch, predicted)
         stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, optimizer.lr,
                            time.perf_counter() - started)
         run.history.append(stats)

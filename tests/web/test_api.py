@@ -115,7 +115,8 @@ def test_too_large_is_413_and_the_body_is_not_read(server):
 def test_announced_huge_body_is_refused_without_waiting_for_it(server):
     url = urlparse(server)
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n")
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n"
+                     "Content-Length: 10000000000\r\n\r\n".encode())
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413")
 
@@ -123,7 +124,7 @@ def test_announced_huge_body_is_refused_without_waiting_for_it(server):
 def test_missing_content_length(server):
     url = urlparse(server)
     with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 411")
 
 
@@ -174,3 +175,35 @@ def test_sample_without_data_is_503(model_file):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_the_api_answers_only_requests_addressed_to_this_machine(server):
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/sample HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 403") and b"addressed to" in reply
+
+
+def test_live_routes_need_a_followed_run(server):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{server}/api/live/state", timeout=10)
+    assert error.value.code == 404 and "follows no training run" in json.loads(error.value.read())["error"]
+
+
+def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
+    from glassnet.checkpoint import save_checkpoint
+    from glassnet.nn.model import mlp
+    from glassnet.web.live import LiveRun
+
+    live = LiveRun(tmp_path)
+    assert live.model() is None and live.state() == {"run": tmp_path.name, "controllable": False, "finished": False}
+    first = mlp([784, 8, 10], rng=rng)
+    save_checkpoint(tmp_path / "model.npz", first, {"epoch": 1})
+    loaded = live.model()
+    assert live.model() is loaded                          # unchanged file: not reloaded
+    second = mlp([784, 8, 10], rng=rng)
+    save_checkpoint(tmp_path / "model.npz", second, {"epoch": 2})
+    np.testing.assert_array_equal(live.model().layers[0].weight.value, second.layers[0].weight.value)
+    with pytest.raises(PermissionError, match="only 'glassnet train --watch'"):
+        live.control("pause", "token")

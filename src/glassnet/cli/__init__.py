@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
     _add_data_flags(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    train.add_argument("--watch", action="store_true",
+                       help="serve the live view of this run on 127.0.0.1 (pause, resume and stop it from the page)")
+    train.add_argument("--watch-port", type=int, default=8000, metavar="PORT",
+                       help="port of the live view (default 8000; 0 picks a free one)")
     _add_config_flags(train)
 
     evaluate = commands.add_parser("evaluate", help="classification report of a model on the test set")
@@ -91,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"a model file or run folder (default: the newest runs/*/{CHECKPOINT_NAME})")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--live", action="store_true",
+                       help="follow MODEL's run folder: its training curves and statistics, running or finished, "
+                            "and the draw pad answered by its newest checkpoint")
     serve.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
 

@@ -27,7 +27,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from glassnet.web.server import DigitApp, make_server
 
     path = model_path(args.model) if args.model else newest_model()
-    model, _ = load_model(path)
+    live = None
+    if args.live:
+        from glassnet.web.live import LiveRun
+
+        run_dir = path.parent if path.suffix == ".npz" else path
+        if not run_dir.is_dir():
+            raise GlassnetError(f"{run_dir}: no such run folder; pass a run folder to follow with --live")
+        live = LiveRun(run_dir)
+    model = None if live is not None else load_model(path)[0]
     images: Any = None
     labels: Any = None
     try:
@@ -37,11 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("(MNIST not found: the 'random test digit' button is off; pass --data-dir to turn it on)",
               file=sys.stderr)
     try:
-        server = make_server(DigitApp(model, images, labels), args.host, args.port)
+        server = make_server(DigitApp(model, images, labels, live=live), args.host, args.port)
     except OSError as e:
         raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
                             "choose another --port") from e
-    print(f"serving {path} on http://{args.host}:{server.server_address[1]}/  (Ctrl-C to stop)", flush=True)
+    view = "#training" if live is not None else ""
+    print(f"serving {path} on http://{args.host}:{server.server_address[1]}/{view}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

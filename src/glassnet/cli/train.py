@@ -55,7 +55,9 @@ def _train_data(mnist: Any, config: TrainConfig) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import update_metadata
+    from glassnet.cli.watch import start_watch
     from glassnet.data.mnist import to_inputs
+    from glassnet.diagnostics.record import TrainingStopped
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
     from glassnet.train import Callback, EpochStats, fit
@@ -96,7 +98,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
-    result = fit(config, data, run_dir=run_dir, callbacks=[Progress()], resume=args.resume is not None)
+    watch = start_watch(run_dir, config, data, mnist, args.watch_port) if args.watch else None
+    callbacks: list[Callback] = [Progress()] + ([watch.recorder] if watch else [])
+    try:
+        result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None)
+    except TrainingStopped as e:
+        print(f"{e}; the checkpoint of the last finished epoch is kept in {run_dir}.\n"
+              f"continue with: glassnet train --resume {run_dir}", flush=True)
+        if watch:
+            watch.close()
+        return 0
     # the test set, used once: for the final report
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
@@ -110,6 +121,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"recall {report.macro('recall'):.2%}  F1 {report.macro('f1'):.2%}")
     print(f"wrote {run_dir}/: {CHECKPOINT_NAME}, config.toml, history.csv, history.json, metrics.json, "
           f"report.md{', ' + ', '.join(plots) if plots else ''}")
+    if watch:
+        watch.finish()
     return 0
 
 

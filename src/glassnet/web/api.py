@@ -4,8 +4,10 @@
 values in [0, 1]) or ``{"pixels": [784 values]}``; the digit goes through the
 same preprocessing as ``glassnet predict``. The answer holds the 28×28 image
 the network saw, the ten probabilities, the prediction, every hidden layer's
-activations (after BatchNorm and ReLU) and the first-layer units that
-responded most, with their 28×28 weight images.
+activations (after BatchNorm and ReLU), the first-layer units that
+responded most, with their 28×28 weight images, and the saliency map:
+∂p(predicted)/∂input, scaled to [−1, 1], where a little more ink would most
+raise (positive) or lower (negative) the network's confidence in its answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.data.preprocess import preprocess_digit
+from glassnet.diagnostics.stats import saliency
 from glassnet.nn.layers import Linear, ReLU
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
@@ -86,8 +89,10 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
     first = next(layer for layer in model.layers if isinstance(layer, Linear))
     first_hidden = hidden[0] if hidden else np.zeros(first.out_features)
     strongest = np.argsort(-first_hidden, kind="stable")[:TOP_UNITS]
+    gradient, _ = saliency(model, digit.reshape(784))
     return {
         "input": _rounded(digit),
+        "saliency": _rounded(gradient.reshape(28, 28) / (float(np.abs(gradient).max()) or 1.0), 3),
         "blank": not bool(digit.any()),
         "probabilities": _rounded(probabilities, 6),
         "prediction": int(probabilities.argmax()),

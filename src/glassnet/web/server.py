@@ -1,7 +1,11 @@
 """``glassnet serve``: a small local HTTP server for the draw-a-digit page (standard library only).
 
 Routes: ``GET /`` and ``GET /static/<file>`` (package files only), ``POST
-/api/predict``, ``GET /api/sample``. Bodies above ``MAX_BODY`` bytes get 413
+/api/predict``, ``GET /api/sample``, and for a server that follows a run (``live``)
+``GET /api/live/state``, ``GET /api/live/record?offset=N`` and ``POST /api/live/control``.
+The API answers only requests addressed to this machine by name (the Host header: no
+DNS rebinding), and control requests only from the page itself (Origin) with the run's token.
+Bodies above ``MAX_BODY`` bytes get 413
 (read and dropped up to ``DRAIN_LIMIT``, never parsed; larger ones are not read at all),
 malformed requests 400 with a JSON error, unknown paths 404, other methods
 405. Each request is handled in its own thread; a failure in one never stops
@@ -10,23 +14,27 @@ the server. Binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, cast
+from urllib.parse import parse_qs
 
 import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.nn.model import Sequential
 from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sample
+from glassnet.web.live import LiveRun
 
 MAX_BODY = 512 * 1024            # a 512×512 drawing as JSON stays under this
 DRAIN_LIMIT = 8 * 1024 * 1024    # an oversized body up to this is read and dropped, so the client sees the 413
-STATIC_FILES = ("index.html", "app.js", "style.css")
-API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET"}
+STATIC_FILES = ("index.html", "app.js", "live.js", "style.css")
+API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET", "/api/live/state": "GET", "/api/live/record": "GET",
+              "/api/live/control": "POST"}
 
 
 class DigitApp:
@@ -36,17 +44,22 @@ class DigitApp:
     state, so any number of request threads use the model at once.
     """
 
-    def __init__(self, model: Sequential, test_images: NDArray[np.uint8] | None = None,
-                 test_labels: NDArray[np.uint8] | None = None, seed: int = 0) -> None:
-        self.model = model
+    def __init__(self, model: Sequential | None, test_images: NDArray[np.uint8] | None = None,
+                 test_labels: NDArray[np.uint8] | None = None, seed: int = 0, live: LiveRun | None = None) -> None:
+        if model is None and live is None:
+            raise ValueError("DigitApp needs a model, or a live run whose checkpoints give one")
+        self.model, self.live = model, live
         self.test_images, self.test_labels = test_images, test_labels
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()      # a Generator is not safe to draw from in two threads
         self.static = {name: resources.files("glassnet.web").joinpath("static", name).read_bytes()
                        for name in STATIC_FILES}
 
-    def predict(self, body: bytes) -> dict[str, Any]:
-        return describe(self.model, parse_digit(body))
+    def predict(self, body: bytes) -> dict[str, Any] | None:
+        """The page's answer for a drawing; None while a live run has no checkpoint yet."""
+        image = parse_digit(body)
+        model = self.live.model() if self.live is not None else self.model
+        return None if model is None else describe(model, image)
 
     def sample(self) -> dict[str, Any] | None:
         if self.test_images is None or self.test_labels is None:
@@ -85,17 +98,23 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
             self._json(status, {"error": message, "status": int(status)}, extra)
 
         def _route(self, method: str) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             try:
                 if path in API_ROUTES:
-                    if method != API_ROUTES[path]:
+                    if not self._addressed_to_us():
+                        self._drain()
+                        self._error(HTTPStatus.FORBIDDEN, "this API answers only requests addressed to "
+                                    "127.0.0.1, localhost or the address it was started on")
+                    elif method != API_ROUTES[path]:
                         self._drain()
                         self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {API_ROUTES[path]}",
                                     {"Allow": API_ROUTES[path]})
                     elif path == "/api/predict":
                         self._predict()
-                    else:
+                    elif path == "/api/sample":
                         self._sample()
+                    else:
+                        self._live(path, query)
                 elif path == "/" or path.startswith("/static/"):
                     name = "index.html" if path == "/" else path.removeprefix("/static/")
                     if method not in ("GET", "HEAD"):
@@ -117,6 +136,47 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                     self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(e).__name__}")
                 except OSError:
                     pass
+
+        def _addressed_to_us(self) -> bool:
+            host = self.headers.get("Host", "")
+            bound, port = cast(tuple[str, int], self.server.server_address)[:2]
+            names = {"127.0.0.1", "localhost", "[::1]", bound if ":" not in bound else f"[{bound}]"}
+            return host in {f"{name}:{port}" for name in names} | ({*names} if port == 80 else set())
+
+        def _live(self, path: str, query: str) -> None:
+            if app.live is None:
+                self._drain()
+                self._error(HTTPStatus.NOT_FOUND, "this server follows no training run; "
+                            "start it with 'glassnet serve RUN --live' or 'glassnet train --watch'")
+            elif path == "/api/live/state":
+                self._json(HTTPStatus.OK, app.live.state())
+            elif path == "/api/live/record":
+                offset = parse_qs(query).get("offset", ["0"])[0]
+                if not offset.isdigit() or len(offset) > 15:
+                    self._error(HTTPStatus.BAD_REQUEST, "offset must be a byte offset: a whole number ≥ 0")
+                else:
+                    self._json(HTTPStatus.OK, app.live.records(int(offset)))
+            else:
+                self._control()
+
+        def _control(self) -> None:
+            length = self._body_length()
+            if length is None or app.live is None:
+                return
+            body = self.rfile.read(length)
+            origin, host = self.headers.get("Origin"), self.headers.get("Host", "")
+            if origin != f"http://{host}":
+                self._error(HTTPStatus.FORBIDDEN, "controls are accepted only from the live view's own page")
+                return
+            try:
+                action = json.loads(body.decode("utf-8")).get("action", "")
+                state = app.live.control(str(action), self.headers.get("X-Glassnet-Token", ""))
+            except PermissionError as e:
+                self._error(HTTPStatus.FORBIDDEN, str(e))
+            except (ValueError, AttributeError, UnicodeDecodeError) as e:
+                self._error(HTTPStatus.BAD_REQUEST, f'send {{"action": "pause" | "resume" | "stop"}} ({e})')
+            else:
+                self._json(HTTPStatus.OK, state)
 
         def _body_length(self) -> int | None:
             raw = self.headers.get("Content-Length")
@@ -154,9 +214,15 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length)
             try:
-                self._json(HTTPStatus.OK, app.predict(body))
+                answer = app.predict(body)
             except BadRequest as e:
                 self._error(HTTPStatus.BAD_REQUEST, str(e))
+                return
+            if answer is None:
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE,
+                            "no checkpoint yet: the draw pad answers once the first epoch has finished")
+            else:
+                self._json(HTTPStatus.OK, answer)
 
         def _sample(self) -> None:
             payload = app.sample()

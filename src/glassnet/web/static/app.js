@@ -79,6 +79,7 @@ async function predict() {
     const response = await fetch("/api/predict", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
     const result = await response.json();
+    if (response.status === 503) { setStatus(result.error); return; }   // a live run before its first checkpoint
     if (!response.ok) throw new Error(result.error || response.statusText);
     state.lastRequest = request;
     state.lastResponse = result;
@@ -131,6 +132,8 @@ function paintColors(canvas, values, cols, color) {
 
 function show(result) {
   paintGray(document.getElementById("seen"), result.input.flat(), 28, 28);
+  const saliency = document.getElementById("saliency");
+  paintColors(saliency, result.blank ? new Array(784).fill(0) : result.saliency.flat(), 28, diverging);
   document.getElementById("answer").textContent = result.blank ? "–" : String(result.prediction);
   const bars = document.getElementById("bars");
   bars.replaceChildren();

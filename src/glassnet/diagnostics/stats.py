@@ -6,12 +6,14 @@ they can be called between any two training steps without changing what training
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.nn.layers import BatchNorm, Linear, ReLU
+from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
 
@@ -71,3 +73,19 @@ def first_layer_change(model: Sequential, initial: Array) -> Array:
     """W − W₀ of the first Linear (784, D): what training added to the random start."""
     first = next(layer for layer in model.layers if isinstance(layer, Linear))
     return first.weight.value - initial
+
+
+def saliency(model: Sequential, x: Array) -> tuple[Array, int]:
+    """∂p(predicted)/∂x for one input x (D,): where a small change of ink would most change the answer.
+
+    One inference-mode forward and backward through the layers' own ``backward``, on a private
+    copy of the model, so the model itself is only read. Returns the gradient (D,) and the class.
+    """
+    copy_ = copy.deepcopy(model).eval()
+    logits = copy_.forward(np.asarray(x, model.dtype).reshape(1, -1))
+    p = softmax(logits.astype(np.float64))[0]
+    c = int(p.argmax())
+    grad = -p[c] * p                                   # ∂p_c/∂z_j = p_c ([j = c] − p_j)
+    grad[c] += p[c]
+    dx = copy_.backward(grad[None, :].astype(model.dtype))
+    return np.asarray(dx)[0], c

@@ -1,0 +1,64 @@
+"""``glassnet train --watch``: the live view served beside the training loop, which it can pause and stop."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from glassnet.config import TrainConfig
+from glassnet.data.batches import as_inputs, n_batches
+from glassnet.diagnostics.record import RECORD_NAME, Controller, DiagnosticsRecorder
+from glassnet.errors import GlassnetError
+from glassnet.nn.layers import Linear
+from glassnet.train import TrainData, initial_model
+from glassnet.web.live import LiveRun
+from glassnet.web.server import DigitApp, DigitServer, make_server
+
+
+class Watch:
+    """The recorder callback, the controller it obeys, and the server thread that shows both."""
+
+    def __init__(self, recorder: DiagnosticsRecorder, live: LiveRun, server: DigitServer) -> None:
+        self.recorder, self.live, self.server = recorder, live, server
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def finish(self) -> None:
+        """Training is done: keep the view up (it replays the run) until Ctrl-C."""
+        self.live.finished = True
+        print(f"training finished; the live view stays at {self.url} until Ctrl-C", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/#training"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any, port: int) -> Watch:
+    """Serve the live view of ``run_dir`` on 127.0.0.1:``port`` and return the recorder that feeds it."""
+    controller, token = Controller(), secrets.token_urlsafe(24)
+    live = LiveRun(run_dir, controller, token)
+    first = next(layer for layer in initial_model(config).layers if isinstance(layer, Linear))
+    x_eval = as_inputs(data.x_eval, first.weight.value.dtype)
+    recorder = DiagnosticsRecorder(run_dir / RECORD_NAME, x_eval, data.y_eval, controller=controller,
+                                   total_steps=config.epochs * n_batches(len(data.x_train), config.batch_size),
+                                   initial_first_layer=first.weight.value)
+    try:
+        server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port)
+    except OSError as e:
+        raise GlassnetError(f"cannot serve the live view on 127.0.0.1:{port} ({e.strerror or e}); "
+                            "choose another --watch-port (0 picks a free one)") from e
+    watch = Watch(recorder, live, server)
+    print(f"live view: {watch.url}", flush=True)
+    return watch

@@ -1,0 +1,273 @@
+"""The diagnostics record of a run: a JSON-lines file that training appends to and the live view follows.
+
+Every line is one JSON object, written whole with its newline in a single ``write``; a reader
+takes only complete lines, so a line still being written (or cut off by a kill) is never read as
+data. Kinds of line:
+
+- ``meta``: the network's layers, the probe digits' labels, how often steps are recorded;
+- ``tick``: every few steps (about 5,000 in a run): loss and accuracy, of the batch and smoothed,
+  and the learning rate;
+- ``step``: every k-th training step, the same and more: gradient norms, update-to-weight ratios,
+  activation histograms, dead ReLUs, batch norm's γ/β;
+- ``epoch``: after every epoch's checkpoint: the epoch's figures, the evaluation confusion matrix,
+  a few current mistakes, a 2-D PCA map of the last hidden layer on the probe digits, and the
+  first layer's W − W₀ for a few units.
+
+k is chosen so that these statistics cost about 1% of the training time and the file holds at
+most about 2,000 step lines; a resumed run first drops what the killed one recorded past its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glassnet.diagnostics.stats import (
+    activation_stats,
+    batchnorm_ranges,
+    first_layer_change,
+    gradient_norms,
+    snapshot,
+    update_ratios,
+)
+from glassnet.errors import GlassnetError
+from glassnet.metrics import confusion_matrix
+from glassnet.nn.layers import ReLU
+from glassnet.nn.losses import softmax
+from glassnet.nn.model import Sequential
+from glassnet.nn.params import Array
+from glassnet.train import Callback, EpochStats
+
+RECORD_NAME = "diagnostics.jsonl"
+MAX_STEP_LINES = 2000
+MAX_TICK_LINES = 5000
+FIRST_EVERY = 20                # the first statistics wait for the step time to be known
+MIN_TICK_EVERY = 10
+COST_SHARE = 0.01               # the share of training time that the per-step statistics may take
+SMOOTHING = 0.98                # exponential moving average of the batch loss and accuracy
+MISTAKES, MOSAIC_UNITS = 8, 16
+
+
+class TrainingStopped(GlassnetError):
+    """Training was stopped on request (from the live view); the last checkpoint is kept."""
+
+
+class Controller:
+    """Pause, resume and stop, asked for by one thread (the web page) and obeyed by the training loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._paused = False
+        self._stopping = False
+        self.paused_at_step: int | None = None          # set by the training loop once it has stopped moving
+
+    def request(self, action: str) -> None:
+        with self._lock:
+            if action == "pause":
+                self._paused = True
+            elif action == "resume":
+                self._paused = False
+            elif action == "stop":
+                self._stopping = True
+            else:
+                raise ValueError(f"unknown action {action!r}; send pause, resume or stop")
+            self._lock.notify_all()
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {"paused": self._paused, "stopping": self._stopping, "paused_at_step": self.paused_at_step}
+
+    def obey(self, step: int) -> None:
+        """Called by the training loop between steps: wait while paused; raise ``TrainingStopped`` on stop."""
+        with self._lock:
+            while self._paused and not self._stopping:
+                self.paused_at_step = step
+                self._lock.wait()
+            self.paused_at_step = None
+            if self._stopping:
+                raise TrainingStopped(f"stopped from the live view after step {step}")
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _rounded(values: NDArray[Any], digits: int = 4) -> list[Any]:
+    return np.round(np.asarray(values, np.float64), digits).tolist()
+
+
+def read_records(path: str | os.PathLike[str], offset: int = 0,
+                 limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The complete records after byte ``offset`` (at most ``limit``), and the offset after the last of them."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    lines = data.split(b"\n")[:-1]                     # a partial last line waits for its newline
+    if limit is not None:
+        lines = lines[:limit]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue                                     # never data: skip what cannot be parsed
+    return records, offset + sum(len(line) + 1 for line in lines)
+
+
+def _keep_complete_records_before(path: Path, epoch: int) -> None:
+    """Drop a partial last line and every record of ``epoch`` or later (a resumed run records them anew)."""
+    if not path.exists():
+        return
+    lines = path.read_bytes().split(b"\n")[:-1]          # the part after the last newline is never data
+    kept = [line for line in lines if json.loads(line).get("epoch", 0) < epoch]
+    if len(kept) != len(lines) or not path.read_bytes().endswith(b"\n"):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(b"".join(line + b"\n" for line in kept))
+        os.replace(tmp, path)
+
+
+class DiagnosticsRecorder(Callback):
+    """A callback that appends the diagnostics record of a run to ``path`` while ``fit`` trains.
+
+    ``x_eval``/``y_eval`` (inputs in [0, 1]) give the confusion matrix and the mistakes; their first
+    ``probe_size`` digits are the probe for activations and the PCA map. ``initial_first_layer`` is
+    W₀ of the run (for W − W₀); ``controller``, when given, is obeyed after every step.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], x_eval: NDArray[np.floating], y_eval: NDArray[np.integer], *,
+                 total_steps: int, initial_first_layer: Array, controller: Controller | None = None,
+                 probe_size: int = 500) -> None:
+        self.path = Path(path)
+        self.x_eval, self.y_eval = x_eval, np.asarray(y_eval, np.intp)
+        self.probe = x_eval[:probe_size]
+        self.total_steps, self.w0, self.controller = total_steps, initial_first_layer, controller
+        self.every = max(FIRST_EVERY, math.ceil(total_steps / MAX_STEP_LINES))
+        self.tick_every = max(MIN_TICK_EVERY, math.ceil(total_steps / MAX_TICK_LINES))
+        self._model: Sequential | None = None
+        self._started = False
+        self._steps_per_epoch = 1
+        self._smooth: tuple[float, float] | None = None
+        self._before: dict[str, Array] | None = None
+        self._last_batch_end: float | None = None
+        self._step_seconds = 0.0
+        self._predicted: NDArray[np.intp] | None = None
+
+    def on_fit_start(self, model: Sequential) -> None:
+        self._model = model
+
+    def on_epoch_start(self, epoch: int, n_batches: int) -> None:
+        self._steps_per_epoch = n_batches
+        if not self._started:
+            self._started = True
+            _keep_complete_records_before(self.path, epoch)
+            if not self.path.exists() or self.path.stat().st_size == 0:
+                self._append(self._meta())
+
+    def _meta(self) -> dict[str, Any]:
+        model = self._require_model()
+        return {"kind": "meta", "epoch": 0, "layers": [type(layer).__name__ for layer in model.layers],
+                "params": list(model.named_params()), "every": self.every, "tick_every": self.tick_every,
+                "total_steps": self.total_steps,
+                "probe_labels": self.y_eval[:len(self.probe)].tolist(), "rule_of_thumb": 1e-3}
+
+    def _require_model(self) -> Sequential:
+        if self._model is None:
+            raise RuntimeError("DiagnosticsRecorder: fit has not started")
+        return self._model
+
+    def _append(self, record: dict[str, Any]) -> None:
+        with open(self.path, "ab") as f:                 # one write per complete line
+            f.write(_line(record))
+
+    def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
+        now = time.perf_counter()
+        if self._last_batch_end is not None:
+            self._step_seconds = 0.9 * self._step_seconds + 0.1 * (now - self._last_batch_end) \
+                if self._step_seconds else now - self._last_batch_end
+        step = (epoch - 1) * self._steps_per_epoch + batch + 1
+        smooth_loss, smooth_accuracy = self._smooth or (loss, accuracy)
+        self._smooth = (SMOOTHING * smooth_loss + (1 - SMOOTHING) * loss,
+                        SMOOTHING * smooth_accuracy + (1 - SMOOTHING) * accuracy)
+        if step % self.every == 0:
+            started = time.perf_counter()
+            self._append(self._step_record(epoch, step, loss, accuracy, lr))
+            spent = time.perf_counter() - started
+            if self._step_seconds:                       # keep recording at about COST_SHARE of the time
+                self.every = max(self.every, math.ceil(spent / (COST_SHARE * self._step_seconds)))
+        elif step % self.tick_every == 0:
+            self._append(self._tick(epoch, step, loss, accuracy, lr))
+        if (step + 1) % self.every == 0:
+            self._before = snapshot(self._require_model())   # to measure the next step's update
+        if self.controller is not None:
+            self.controller.obey(step)
+        self._last_batch_end = time.perf_counter()
+
+    def _tick(self, epoch: int, step: int, loss: float, accuracy: float, lr: float) -> dict[str, Any]:
+        smooth_loss, smooth_accuracy = self._smooth or (loss, accuracy)
+        return {"kind": "tick", "epoch": epoch, "step": step, "loss": round(loss, 5), "accuracy": round(accuracy, 4),
+                "loss_smooth": round(smooth_loss, 5), "accuracy_smooth": round(smooth_accuracy, 4), "lr": lr}
+
+    def _step_record(self, epoch: int, step: int, loss: float, accuracy: float, lr: float) -> dict[str, Any]:
+        model = self._require_model()
+        activations = [{"layer": s.layer, "counts": s.counts.tolist(), "edges": _rounded(s.edges[[0, -1]]),
+                        "mean": round(s.mean, 4), "std": round(s.std, 4),
+                        "dead": None if s.dead_fraction is None else round(s.dead_fraction, 4)}
+                       for s in activation_stats(model, self.probe)]
+        record: dict[str, Any] = self._tick(epoch, step, loss, accuracy, lr) | {
+            "kind": "step",
+            "grad_norms": {k: float(f"{v:.4g}") for k, v in gradient_norms(model).items()},
+            "activations": activations,
+            "batchnorm": {k: _rounded(np.array(v)) for k, v in batchnorm_ranges(model).items()}}
+        if self._before is not None:
+            record["update_ratios"] = {k: float(f"{v:.4g}") for k, v in update_ratios(self._before, model).items()}
+        return record
+
+    def on_evaluation(self, epoch: int, predicted: NDArray[np.intp]) -> None:
+        self._predicted = predicted                       # fit's own evaluation: no second pass needed
+
+    def on_epoch_end(self, stats: EpochStats) -> None:
+        model = self._require_model()
+        predicted = self._predicted
+        if predicted is None or predicted.shape != self.y_eval.shape:    # fit evaluated on other data
+            predicted = model.infer(self.x_eval).argmax(axis=1)
+        wrong = np.flatnonzero(predicted != self.y_eval)[:MISTAKES]
+        probabilities = softmax(model.infer(self.x_eval[wrong]).astype(np.float64))
+        hidden = [out for layer, out in zip(model.layers, model.trace(self.probe)) if isinstance(layer, ReLU)]
+        change = first_layer_change(model, self.w0)[:, :MOSAIC_UNITS]
+        scale = float(np.abs(change).max()) or 1.0
+        self._append({
+            "kind": "epoch", "epoch": stats.epoch, "step": stats.epoch * self._steps_per_epoch,
+            "train_loss": stats.train_loss, "train_accuracy": stats.train_accuracy, "eval_loss": stats.eval_loss,
+            "eval_accuracy": stats.eval_accuracy, "lr": stats.lr, "seconds": round(stats.seconds, 3),
+            "confusion": confusion_matrix(self.y_eval, predicted, model.n_classes).tolist(),
+            "mistakes": [{"label": int(self.y_eval[i]), "predicted": int(predicted[i]),
+                          "confidence": round(float(p.max()), 4),
+                          "pixels": np.round(np.asarray(self.x_eval[i], np.float64) * 255).astype(int).tolist()}
+                         for i, p in zip(wrong, probabilities)],
+            "pca": _rounded(pca_2d(hidden[-1]), 3) if hidden else [],
+            "mosaic": {"units": int(change.shape[1]), "scale": scale,
+                       "values": np.round(change / scale * 99).astype(int).T.ravel().tolist()}})
+
+
+def pca_2d(x: NDArray[np.floating]) -> NDArray[np.float64]:
+    """The first two principal components of the rows of x (N, D), as (N, 2), signs fixed so maps don't flip."""
+    centred = np.asarray(x, np.float64) - np.mean(x, axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = vt[:2]
+    signs = np.sign(components[np.arange(len(components)), np.argmax(np.abs(components), axis=1)])
+    coordinates = centred @ (components * signs[:, None]).T
+    if coordinates.shape[1] < 2:
+        coordinates = np.pad(coordinates, ((0, 0), (0, 2 - coordinates.shape[1])))
+    return coordinates
+
