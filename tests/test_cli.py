@@ -118,7 +118,7 @@ def test_gradcheck_command(capsys):
 
 
 def test_resume_refuses_other_flags(run_dir, capsys):
-    assert main(["train", "--resume", str(run_dir), "--epochs", "5"]) == 2
+    assert main(["train", "--resume", str(run_dir), "--lr", "0.1"]) == 2
     assert "--resume continues a run" in capsys.readouterr().err
 
 

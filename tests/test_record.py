@@ -11,12 +11,11 @@ from glassnet.diagnostics.record import (
     RECORD_NAME,
     Controller,
     DiagnosticsRecorder,
-    TrainingStopped,
     pca_2d,
     read_records,
 )
 from glassnet.nn.layers import Linear
-from glassnet.train import TrainData, fit, initial_model
+from glassnet.train import StopTraining, TrainData, fit, initial_model
 from tests.helpers import all_values
 from tests.mnist_fixtures import synthetic_digits
 
@@ -89,7 +88,7 @@ def test_the_controller_pauses_the_loop_and_stops_it():
     thread.join()
     assert controller.state()["paused_at_step"] is None
     controller.request("stop")
-    with pytest.raises(TrainingStopped, match="after step 3"):
+    with pytest.raises(StopTraining, match="after step 3"):
         controller.obey(3)
     with pytest.raises(ValueError, match="pause, resume or stop"):
         controller.request("explode")
@@ -107,8 +106,8 @@ def test_stop_from_the_controller_ends_fit_with_the_checkpoint_kept(tmp_path):
         controller.request("stop")
 
     recorder.on_epoch_end = on_epoch_end
-    with pytest.raises(TrainingStopped):
-        fit(CONFIG, data, run_dir=tmp_path, callbacks=[recorder])
+    result = fit(CONFIG, data, run_dir=tmp_path, callbacks=[recorder])
+    assert not result.finished and result.stop_reason == "stopped from the live view after step 9"   # epoch 2's first
     assert (tmp_path / "model.npz").exists()
     assert [r["epoch"] for r in read_records(tmp_path / RECORD_NAME)[0] if r["kind"] == "epoch"] == [1]
 

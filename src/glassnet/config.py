@@ -21,6 +21,7 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("float32", "float64")
 ENGINES = ("fast", "layers")
+MONITORS = ("loss", "accuracy")
 INITS = ("he_normal", "glorot_uniform")
 
 
@@ -55,6 +56,9 @@ class TrainConfig:
     seed: int = 0                           # fixes initial weights, dropout masks and shuffling
     dtype: str = "float32"
     engine: str = "fast"                    # "fast": the fused step (nn/fused.py); "layers": layer by layer, as derived
+    early_stopping_patience: int = 0        # stop after this many epochs without improvement on validation; 0: off
+    early_stopping_monitor: str = "loss"    # the validation figure watched: "loss" (lower is better) or "accuracy"
+    early_stopping_min_delta: float = 0.0   # the least change that counts as an improvement
     run_dir: str = ""                       # output folder; empty: runs/<time stamp>
 
     def __post_init__(self) -> None:
@@ -86,6 +90,9 @@ class TrainConfig:
             ("seed", 0 <= self.seed < 2**63, "in [0, 2**63)"),
             ("dtype", self.dtype in DTYPES, f"one of {DTYPES}"),
             ("engine", self.engine in ENGINES, f"one of {ENGINES}"),
+            ("early_stopping_patience", self.early_stopping_patience >= 0, "≥ 0 (0: no early stopping)"),
+            ("early_stopping_monitor", self.early_stopping_monitor in MONITORS, f"one of {MONITORS}"),
+            ("early_stopping_min_delta", 0.0 <= self.early_stopping_min_delta < math.inf, "a finite number ≥ 0"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -23,6 +23,8 @@ from glassnet.atomic import remove_stale_temporaries
 from glassnet.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT_VERSION,
+    build_model,
+    layer_specs,
     optimizer_arrays,
     read_checkpoint,
     restore_state,
@@ -31,11 +33,13 @@ from glassnet.checkpoint import (
 from glassnet.config import TrainConfig
 from glassnet.data.augment import Augment
 from glassnet.data.batches import as_inputs, batch_indices, gather, n_batches
-from glassnet.errors import CheckpointError, DivergenceError
+from glassnet.errors import CheckpointError, ConfigError, DivergenceError
 from glassnet.nn.fused import FusedAdam, FusedMLP
+from glassnet.nn.layers import Linear
 from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
+from glassnet.nn.params import Array
 from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
 from glassnet.version import __version__
 
@@ -64,8 +68,9 @@ class TrainData:
     y_train: NDArray[np.integer]
     x_eval: NDArray[np.floating]
     y_eval: NDArray[np.integer]
-    eval_name: str = "test"
+    eval_name: str = "test"             # "validation" when x_eval is held out from training data
     description: dict[str, Any] = dataclasses.field(default_factory=dict)
+    n_classes: int = 0                  # classes of the output layer; 0: the largest label + 1
 
     def __post_init__(self) -> None:
         for split, x, y in (("train", self.x_train, self.y_train), ("eval", self.x_eval, self.y_eval)):
@@ -80,10 +85,31 @@ class TrainData:
                                  f"got {y.dtype} of shape {y.shape}")
         if len(self.x_train) < 2:
             raise ValueError(f"training needs at least 2 samples, got {len(self.x_train)}")
+        labels = [y for y in (self.y_train, self.y_eval) if len(y)]
+        if min(int(y.min()) for y in labels) < 0:
+            raise ValueError("labels must be class indices ≥ 0")
+        largest = max(int(y.max()) for y in labels)
+        if self.n_classes == 0:
+            object.__setattr__(self, "n_classes", largest + 1)
+        elif largest >= self.n_classes:
+            raise ValueError(f"n_classes is {self.n_classes} but a label is {largest}")
+
+    @property
+    def sizes(self) -> list[int]:
+        """The MLP's outer sizes for this data: inputs and classes."""
+        return [int(self.x_train.shape[1]), self.n_classes]
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end ``fit``: from ``on_batch_end`` after the current batch, from
+    ``on_epoch_end`` after the current epoch. ``fit`` returns normally, with the message as its reason."""
 
 
 class Callback:
-    """Hooks ``fit`` calls; override what you need. The library never prints."""
+    """Hooks ``fit`` calls; override what you need. The library never prints.
+
+    A callback may end the run by raising ``StopTraining("why")``.
+    """
 
     def on_fit_start(self, model: Sequential) -> None: ...
     def on_epoch_start(self, epoch: int, n_batches: int) -> None: ...
@@ -94,9 +120,14 @@ class Callback:
 
 @dataclass
 class FitResult:
+    """What ``fit`` trained, and why it ended: ``finished`` when the run is complete (all its epochs,
+    or stopped early by its own rule), not when a callback or Ctrl-C interrupted it."""
+
     model: Sequential
     history: list[EpochStats]
     config: TrainConfig
+    stop_reason: str = "completed all epochs"
+    finished: bool = True
 
 
 def evaluate(model: Sequential, x: NDArray[np.floating], labels: NDArray[np.integer], *,
@@ -130,14 +161,18 @@ def _generators(seed: int) -> dict[str, np.random.Generator]:
             "augment": np.random.default_rng(augment_seed)}
 
 
-def _build(config: TrainConfig, rng: np.random.Generator) -> Sequential:
-    return mlp(config.sizes, rng=rng, dropout=config.dropout, batchnorm=config.batchnorm,
+def _build(config: TrainConfig, rng: np.random.Generator, outer: Sequence[int]) -> Sequential:
+    sizes = [outer[0], *config.hidden, outer[-1]]
+    return mlp(sizes, rng=rng, dropout=config.dropout, batchnorm=config.batchnorm,
                dtype=np.dtype(config.dtype), init=config.init)
 
 
-def initial_model(config: TrainConfig) -> Sequential:
-    """The model of a run with ``config`` before its first step: the same initial weights, bit for bit."""
-    return _build(config, _generators(config.seed)["model"])
+def initial_model(config: TrainConfig, outer: Sequence[int] = (784, 10)) -> Sequential:
+    """The model of a run with ``config`` before its first step: the same initial weights, bit for bit.
+
+    ``outer`` = (inputs, classes) of the data (``TrainData.sizes``); MNIST's by default.
+    """
+    return _build(config, _generators(config.seed)["model"], outer)
 
 
 def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
@@ -147,26 +182,85 @@ def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
                 weight_decay=config.weight_decay)
 
 
+class _EarlyStopping:
+    """The patience counter: the best validation figure so far, its epoch, and the epochs since."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.patience, self.min_delta = config.early_stopping_patience, config.early_stopping_min_delta
+        self.monitor = config.early_stopping_monitor
+        self.best: float | None = None
+        self.best_epoch, self.wait = 0, 0
+
+    def state(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.best = None if state["best"] is None else float(state["best"])
+        self.best_epoch, self.wait = int(state["best_epoch"]), int(state["wait"])
+
+    def update(self, stats: EpochStats) -> bool:
+        """Count this epoch; True when it is the best so far (its weights are to be kept)."""
+        value = stats.eval_loss if self.monitor == "loss" else -stats.eval_accuracy
+        if self.best is None or value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, stats.epoch, 0
+            return True
+        self.wait += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return 0 < self.patience <= self.wait
+
+    def reason(self) -> str:
+        return (f"early stopping: the validation {self.monitor} has not improved by more than {self.min_delta:g} "
+                f"for {self.wait} epochs; the model is the one of epoch {self.best_epoch}, the best")
+
+
+def _describe(model: Sequential) -> str:
+    sizes = [layer.in_features for layer in model.layers if isinstance(layer, Linear)] + [model.n_classes]
+    kinds = sorted({type(layer).__name__ for layer in model.layers})
+    return f"{'-'.join(map(str, sizes))} with {', '.join(kinds)}"
+
+
 class _Run:
     """The mutable state of one training run: what a checkpoint must hold to resume it."""
 
-    def __init__(self, config: TrainConfig, description: dict[str, Any]) -> None:
+    def __init__(self, config: TrainConfig, data: TrainData) -> None:
         self.config = config
-        self.description = description
+        self.description = data.description
         self.rngs = _generators(config.seed)
-        self.model = _build(config, self.rngs["model"])
+        self.model = _build(config, self.rngs["model"], data.sizes)
         self.optimizer = _optimizer(config, self.model)
         self.epoch = 0          # completed epochs
         self.step = 0           # optimizer steps taken
         self.history: list[EpochStats] = []
+        self.early = _EarlyStopping(config)
+        self.stopped = ""       # why the run ended before its last epoch (early stopping), once it has
+        self.extra: dict[str, Any] = {}
 
     def meta(self) -> dict[str, Any]:
         return {"glassnet_version": __version__, "config": self.config.to_dict(), "epoch": self.epoch,
                 "step": self.step, "rng_states": {k: g.bit_generator.state for k, g in self.rngs.items()},
-                "history": [dataclasses.asdict(s) for s in self.history], "dataset": self.description}
+                "history": [dataclasses.asdict(s) for s in self.history], "dataset": self.description,
+                "early_stopping": self.early.state(), "stopped": self.stopped} | self.extra
 
     def save(self, path: Path, extra: dict[str, Any] | None = None) -> None:
         save_checkpoint(path, self.model, self.meta() | (extra or {}), self.optimizer.state())
+
+    def init_from(self, source: Path | Sequential) -> None:
+        """Start from the weights of a model file or a model, which must have this run's layers."""
+        if isinstance(source, Sequential):
+            model, name = source, "the model given"
+            arrays = ({f"param/{n}": p.value for n, p in model.named_params().items()}
+                      | {f"buffer/{n}": b for n, b in model.buffers().items()})
+        else:
+            meta, arrays = read_checkpoint(source)
+            model, name = build_model(meta, arrays, np.random.default_rng(0), str(source)), str(source)
+            self.extra["init_from"] = name
+        if layer_specs(model) != layer_specs(self.model):
+            raise CheckpointError(f"{name}: its network ({_describe(model)}) is not the one this config builds "
+                                  f"({_describe(self.model)}); --init-from needs the same layers and sizes")
+        restore_state(self.model, arrays, name)
 
     def restore(self, path: Path) -> None:
         meta, arrays = read_checkpoint(path)
@@ -174,9 +268,17 @@ class _Run:
             raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
                                   f"{meta['format_version']}), whose training state this version cannot resume; "
                                   "its model still loads (evaluate, predict, serve, info); start a new run")
-        if meta.get("config") != self.config.to_dict():
+        saved = dict(meta.get("config") or {})
+        if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in self.config.to_dict().items()
+                                                                 if k != "epochs"}:
             raise CheckpointError(f"{path}: this run was trained with another config; resume it without "
-                                  "changing any setting, or start a new run folder")
+                                  "changing any setting but --epochs, or start a new run folder")
+        if meta.get("stopped") and saved.get("epochs") != self.config.epochs:
+            raise CheckpointError(f"{path}: this run stopped early ({meta['stopped']}); extending it would train "
+                                  "past its own stopping rule. Start a new run from its weights with --init-from")
+        if int(meta.get("epoch", 0)) > self.config.epochs:
+            raise CheckpointError(f"{path}: this run has done {meta['epoch']} epochs; --epochs can only extend "
+                                  "it, to more than that")
         try:
             restore_state(self.model, arrays, str(path))
             self.optimizer.load_state(optimizer_arrays(arrays))
@@ -184,6 +286,9 @@ class _Run:
                 generator.bit_generator.state = meta["rng_states"][name]
             self.history = [EpochStats(**record) for record in meta["history"]]
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
+            self.early.load(meta["early_stopping"])
+            self.stopped = str(meta["stopped"])
+            self.extra = {key: meta[key] for key in ("init_from",) if key in meta}
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from e
 
@@ -233,56 +338,114 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
     return loss_sum / seen, correct / seen
 
 
+BEST_NAME = "best.npz"         # the best epoch's weights, under early stopping
+
+
 def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = None,
-        callbacks: Sequence[Callback] = (), resume: bool = False) -> FitResult:
+        callbacks: Sequence[Callback] = (), resume: bool = False,
+        init_from: str | Path | Sequential | None = None) -> FitResult:
     """Train an MLP as ``config`` says, evaluating after every epoch and checkpointing to ``run_dir``.
 
-    With ``resume``, continue from ``run_dir/model.npz``. A non-finite loss
-    raises ``DivergenceError``; the last good checkpoint stays in place.
+    The network's outer sizes come from the data (``data.sizes``). With ``resume``, continue from
+    ``run_dir/model.npz``; the config may differ from the saved one in ``epochs`` only, and more
+    epochs extend a finished run. ``init_from`` starts a new run from the weights of another model
+    file or model (the same layers). Early stopping (``early_stopping_patience`` > 0) watches the validation split
+    and needs one; the best epoch's weights are kept (``run_dir/best.npz``) and are the model
+    returned. A callback may raise ``StopTraining``, and Ctrl-C ends the run the same way: the last
+    checkpoint stays and ``resume`` continues. A non-finite loss raises ``DivergenceError``.
     """
-    run = _Run(config, data.description)
-    checkpoint = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
-    if run_dir is not None and Path(run_dir).is_dir():
-        remove_stale_temporaries(run_dir)                  # left by a run killed mid-write
+    if config.early_stopping_patience and data.eval_name != "validation":
+        raise ConfigError("early stopping watches a validation split and never stops on the test set; "
+                          "hold one out (validation_size, --validation-size) or set early_stopping_patience = 0")
+    run = _Run(config, data)
+    folder = Path(run_dir) if run_dir is not None else None
+    checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
+    if folder is not None and folder.is_dir():
+        remove_stale_temporaries(folder)                   # left by a run killed mid-write
+    elif folder is not None:
+        try:
+            folder.mkdir(parents=True)
+        except OSError as e:
+            raise CheckpointError(f"cannot create the run folder {folder}: {e.strerror or e}") from e
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
         run.restore(checkpoint)
+    elif init_from is not None:
+        run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
+    best = _BestWeights(run.model, folder / BEST_NAME if folder is not None else None)
     model, optimizer = run.model, run.optimizer
     fused = FusedMLP(model) if config.engine == "fast" else None
-    x_train, x_eval = data.x_train, data.x_eval
-    steps_per_epoch = n_batches(len(x_train), config.batch_size)
+    steps_per_epoch = n_batches(len(data.x_train), config.batch_size)
     schedule = make_schedule(config, steps_per_epoch)
     for callback in callbacks:
         callback.on_fit_start(model)
-    while run.epoch < config.epochs:
-        epoch = run.epoch + 1
-        for callback in callbacks:
-            callback.on_epoch_start(epoch, steps_per_epoch)
-
-        def on_batch(batch: int, loss: float, accuracy: float, lr: float, epoch: int = epoch) -> None:
+    try:
+        while run.epoch < config.epochs and not run.stopped:
+            epoch = run.epoch + 1
             for callback in callbacks:
-                callback.on_batch_end(epoch, batch, loss, accuracy, lr)
+                callback.on_epoch_start(epoch, steps_per_epoch)
 
-        started = time.perf_counter()
-        try:
-            train_loss, train_accuracy = train_epoch(
-                model, optimizer, x_train, data.y_train, batch_size=config.batch_size, rng=run.rngs["shuffle"],
-                schedule=schedule, first_step=run.step, label_smoothing=config.label_smoothing,
-                augment=config.augment, augment_rng=run.rngs["augment"], fused=fused, on_batch=on_batch)
-        except DivergenceError as e:
-            kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
-            raise DivergenceError(f"{e} in epoch {epoch}{kept}.\nhelp: lower the learning rate (--lr)") from None
-        run.step += steps_per_epoch
-        eval_loss, eval_accuracy, predicted = evaluate(model, x_eval, data.y_eval)
-        for callback in callbacks:
-            callback.on_evaluation(epoch, predicted)
-        stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, optimizer.lr,
-                           time.perf_counter() - started)
-        run.history.append(stats)
-        run.epoch = epoch
-        if checkpoint is not None:
-            run.save(checkpoint)
-        for callback in callbacks:
-            callback.on_epoch_end(stats)
-    return FitResult(model, run.history, config)
+            def on_batch(batch: int, loss: float, accuracy: float, lr: float, epoch: int = epoch) -> None:
+                for callback in callbacks:
+                    callback.on_batch_end(epoch, batch, loss, accuracy, lr)
+
+            started = time.perf_counter()
+            try:
+                train_loss, train_accuracy = train_epoch(
+                    model, optimizer, data.x_train, data.y_train, batch_size=config.batch_size,
+                    rng=run.rngs["shuffle"], schedule=schedule, first_step=run.step,
+                    label_smoothing=config.label_smoothing, augment=config.augment,
+                    augment_rng=run.rngs["augment"], fused=fused, on_batch=on_batch)
+            except DivergenceError as e:
+                kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and run.epoch else ""
+                raise DivergenceError(f"{e} in epoch {epoch}{kept}.\nhelp: start a new run with a lower "
+                                      "learning rate (--lr); --resume keeps the run's own") from None
+            run.step += steps_per_epoch
+            eval_loss, eval_accuracy, predicted = evaluate(model, data.x_eval, data.y_eval)
+            for callback in callbacks:
+                callback.on_evaluation(epoch, predicted)
+            stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, optimizer.lr,
+                               time.perf_counter() - started)
+            run.history.append(stats)
+            run.epoch = epoch
+            if config.early_stopping_patience:
+                if run.early.update(stats):
+                    best.keep(epoch)
+                if run.early.exhausted:
+                    best.restore()
+                    run.stopped = run.early.reason()
+            if checkpoint is not None:
+                run.save(checkpoint)
+            for callback in callbacks:
+                callback.on_epoch_end(stats)
+    except StopTraining as e:
+        return FitResult(model, run.history, config, str(e) or "stopped by a callback", finished=False)
+    except KeyboardInterrupt:
+        return FitResult(model, run.history, config, "interrupted (Ctrl-C)", finished=False)
+    return FitResult(model, run.history, config, run.stopped or "completed all epochs")
+
+
+class _BestWeights:
+    """The best epoch's parameters and buffers: in ``path`` (atomically) for a run folder, else in memory."""
+
+    def __init__(self, model: Sequential, path: Path | None) -> None:
+        self.model, self.path = model, path
+        self.kept: dict[str, Array] = {}
+
+    def _targets(self) -> dict[str, Array]:
+        return ({f"param/{n}": p.value for n, p in self.model.named_params().items()}
+                | {f"buffer/{n}": b for n, b in self.model.buffers().items()})
+
+    def keep(self, epoch: int) -> None:
+        if self.path is not None:
+            save_checkpoint(self.path, self.model, {"epoch": epoch, "best_epoch": epoch})
+        else:
+            self.kept = {name: value.copy() for name, value in self._targets().items()}
+
+    def restore(self) -> None:
+        if self.path is not None:
+            restore_state(self.model, read_checkpoint(self.path)[1], str(self.path))
+        else:
+            for name, target in self._targets().items():
+                target[...] = self.kept[name]

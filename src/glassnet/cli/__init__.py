@@ -65,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", type=Path, metavar="RUN.toml", help="TOML file of config fields")
     train.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: config run_dir, "
                        "else runs/<time stamp>)")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="continue the run in RUN_DIR (with --epochs K: extend it to K epochs)")
+    train.add_argument("--init-from", type=Path, metavar="MODEL",
+                       help="start a new run from the weights of MODEL (a model file or run folder, same layers)")
     _add_data_flags(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     train.add_argument("--watch", action="store_true",

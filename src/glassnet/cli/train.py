@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.checkpoint import CHECKPOINT_NAME
-from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, progress_bar
+from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
 
@@ -28,10 +28,11 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, list[Any]
             raise GlassnetError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
                                 "or choose another --out")
         return config, run_dir, []
-    if config_flags(args) or args.config or args.out:
-        raise UsageError("--resume continues a run with its saved config; drop the other config flags")
+    extension = {k: v for k, v in config_flags(args).items() if k == "epochs"}
+    if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from:
+        raise UsageError("--resume continues a run with its saved config; only --epochs may change (to extend it)")
     meta, _ = read_checkpoint(args.resume / CHECKPOINT_NAME)
-    config = with_overrides(TrainConfig(), meta.get("config") or {}, str(args.resume / CHECKPOINT_NAME))
+    config = with_overrides(TrainConfig(), (meta.get("config") or {}) | extension, str(args.resume / CHECKPOINT_NAME))
     return config, args.resume, [EpochStats(**record) for record in meta.get("history", [])]
 
 
@@ -57,7 +58,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import update_metadata
     from glassnet.cli.watch import start_watch
     from glassnet.data.mnist import to_inputs
-    from glassnet.diagnostics.record import TrainingStopped
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
     from glassnet.train import Callback, EpochStats, fit
@@ -100,14 +100,16 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
     watch = start_watch(run_dir, config, data, mnist, args.watch_port) if args.watch else None
     callbacks: list[Callback] = [Progress()] + ([watch.recorder] if watch else [])
-    try:
-        result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None)
-    except TrainingStopped as e:
-        print(f"{e}; the checkpoint of the last finished epoch is kept in {run_dir}.\n"
+    result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None,
+                 init_from=model_path(args.init_from) if args.init_from else None)
+    if not result.finished:                        # a stop from the live view, or Ctrl-C
+        print(f"{result.stop_reason}; the checkpoint of the last finished epoch is kept in {run_dir}.\n"
               f"continue with: glassnet train --resume {run_dir}", flush=True)
         if watch:
             watch.close()
-        return 0
+        return 130 if result.stop_reason.startswith("interrupted") else 0
+    if result.stop_reason.startswith("early stopping"):
+        print(result.stop_reason, flush=True)
     # the test set, used once: for the final report
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)

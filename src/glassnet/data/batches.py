@@ -53,4 +53,7 @@ def gather(x: NDArray, indices: NDArray[np.intp], out: NDArray[np.floating]) -> 
     out = out[:len(indices)]
     if x.dtype == np.uint8:
         return as_inputs(np.take(x, indices, axis=0), out.dtype, out=out)
-    return np.take(x, indices, axis=0, out=out)
+    if x.dtype == out.dtype:
+        return np.take(x, indices, axis=0, out=out)
+    out[...] = x[indices]                                  # floats of another precision: converted
+    return out

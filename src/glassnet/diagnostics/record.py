@@ -38,13 +38,12 @@ from glassnet.diagnostics.stats import (
     snapshot,
     update_ratios,
 )
-from glassnet.errors import GlassnetError
 from glassnet.metrics import confusion_matrix
 from glassnet.nn.layers import ReLU
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
-from glassnet.train import Callback, EpochStats
+from glassnet.train import Callback, EpochStats, StopTraining
 
 RECORD_NAME = "diagnostics.jsonl"
 MAX_STEP_LINES = 2000
@@ -54,10 +53,6 @@ MIN_TICK_EVERY = 10
 COST_SHARE = 0.01               # the share of training time that the per-step statistics may take
 SMOOTHING = 0.98                # exponential moving average of the batch loss and accuracy
 MISTAKES, MOSAIC_UNITS = 8, 16
-
-
-class TrainingStopped(GlassnetError):
-    """Training was stopped on request (from the live view); the last checkpoint is kept."""
 
 
 class Controller:
@@ -86,14 +81,14 @@ class Controller:
             return {"paused": self._paused, "stopping": self._stopping, "paused_at_step": self.paused_at_step}
 
     def obey(self, step: int) -> None:
-        """Called by the training loop between steps: wait while paused; raise ``TrainingStopped`` on stop."""
+        """Called by the training loop between steps: wait while paused; raise ``StopTraining`` on stop."""
         with self._lock:
             while self._paused and not self._stopping:
                 self.paused_at_step = step
                 self._lock.wait()
             self.paused_at_step = None
             if self._stopping:
-                raise TrainingStopped(f"stopped from the live view after step {step}")
+                raise StopTraining(f"stopped from the live view after step {step}")
 
 
 def _line(record: dict[str, Any]) -> bytes:
