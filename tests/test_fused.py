@@ -102,3 +102,21 @@ def test_fit_with_either_engine_trains_the_same_model():
                for engine in ("layers", "fast")]
     _assert_models_close(results[0].model, results[1].model, rtol=1e-10, atol=1e-12)
     assert [s.eval_accuracy for s in results[0].history] == [s.eval_accuracy for s in results[1].history]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("options", [{"dropout": 0.2}, {"dropout": 0.0, "batchnorm": False}])
+def test_folded_inference_equals_the_layers(dtype, tol, options):
+    from glassnet.nn.fused import fold
+
+    rng = np.random.default_rng(3)
+    model = mlp([784, 64, 32, 10], rng=rng, dtype=dtype, **options)
+    for _ in range(3):                                         # running statistics away from 0 and 1
+        model.forward(rng.random((50, 784)))
+    for p in model.params():
+        p.value[...] += 0.1 * rng.standard_normal(p.value.shape)
+    x = rng.random((40, 784))
+    expected = model.infer(x)
+    folded = fold(model).infer(x)
+    assert folded.dtype == dtype
+    np.testing.assert_allclose(folded, expected, rtol=0, atol=tol * np.abs(expected).max())

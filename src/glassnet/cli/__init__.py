@@ -17,7 +17,7 @@ from pathlib import Path
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError
 from glassnet.cli.learn import cmd_learn
-from glassnet.cli.models import cmd_evaluate, cmd_gradcheck, cmd_info, cmd_predict
+from glassnet.cli.models import cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
 from glassnet.cli.train import cmd_train
 from glassnet.config import PRESETS, TrainConfig
@@ -78,13 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(train)
 
     evaluate = commands.add_parser("evaluate", help="classification report of a model on the test set")
-    evaluate.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
+    evaluate.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")
     _add_data_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
     predict = commands.add_parser("predict", help="read digits from PNG/JPEG images or .npy arrays")
-    predict.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
-    predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    predict.add_argument("items", type=Path, nargs="+", metavar="[MODEL] FILE",
+                         help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo', then the files; "
+                              "or only the files, with --model")
+    predict.add_argument("--model", type=Path, help="the model (a file, a run folder, or 'demo': the pretrained one)")
     predict.add_argument("--json", action="store_true", help="one JSON record per line")
 
     gradcheck = commands.add_parser("gradcheck", help="check backpropagation against finite differences")
@@ -119,8 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     learn_train.add_argument("--seed", type=int, default=0)
     _add_data_flags(learn_train)
 
+    export = commands.add_parser("export", help="a trained model for another runtime: --format onnx")
+    export.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")
+    export.add_argument("--format", choices=["onnx"], required=True, help="onnx: a standard ONNX graph "
+                        "(the 'onnx' extra)")
+    export.add_argument("out", type=Path, metavar="FILE", help="where to write it (never replaced if it exists)")
+
     info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
-    info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}) or its run folder")
+    info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -132,7 +140,8 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve, "learn": cmd_learn}
+            "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve, "learn": cmd_learn,
+            "export": cmd_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

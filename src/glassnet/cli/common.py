@@ -22,6 +22,11 @@ def config_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def model_path(path: Path) -> Path:
+    """A model file from what the user named: a file, a run folder, or ``demo`` (the pretrained model)."""
+    from glassnet.demo import NAME, demo_model_path
+
+    if str(path) == NAME and not path.exists():
+        return demo_model_path()
     return path / CHECKPOINT_NAME if path.is_dir() else path
 
 

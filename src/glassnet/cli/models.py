@@ -32,8 +32,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
     from glassnet.images import load_digits
 
-    model, _ = load_model(model_path(args.model))
-    for path in args.files:
+    if args.model is not None:
+        model_name, files = args.model, args.items
+    else:
+        model_name, files = args.items[0], args.items[1:]
+    if not files:
+        raise UsageError("name the image or .npy files to read, after the model (or use --model MODEL)")
+    model, _ = load_model(model_path(model_name))
+    for path in files:
         for name, image in load_digits(path):
             probabilities = model.predict_proba(image.reshape(1, 784))[0]
             digit = int(probabilities.argmax())
@@ -94,4 +100,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     if test:
         print(f"test accuracy {test['accuracy']:.2%}, macro F1 {test['macro']['f1']:.2%} "
               f"({meta['metrics']['dataset'].get('name', '?')})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from glassnet.checkpoint import load_model
+    from glassnet.errors import GlassnetError
+
+    model, _ = load_model(model_path(args.model))
+    try:
+        from glassnet.export.onnx import write_onnx
+    except ImportError:
+        raise GlassnetError("the ONNX export needs the 'onnx' extra: pip install 'glassnet[onnx]'") from None
+    path = write_onnx(model, args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): input x (N, {model.n_inputs}) float32 in [0, 1], "
+          f"output probabilities (N, {model.n_classes})")
     return 0

@@ -20,13 +20,29 @@ def newest_model(root: Path = Path("runs")) -> Path:
     return models[-1]
 
 
+def _newest_or_demo() -> Path:
+    """The newest trained model, else (saying so) the pretrained one that ships with glassnet."""
+    try:
+        return newest_model()
+    except GlassnetError:
+        from glassnet.checkpoint import read_checkpoint
+        from glassnet.demo import demo_model_path
+
+        path = demo_model_path()
+        demo = read_checkpoint(path)[0].get("demo", {})
+        print(f"no trained model in runs/: serving the pretrained demo model ({demo.get('recipe', '?')}, "
+              f"seed {demo.get('seed', '?')}, test accuracy {demo.get('test_accuracy', float('nan')):.2%}); "
+              "train your own with 'glassnet train'", file=sys.stderr)
+        return path
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
     from glassnet.data.mnist import load_mnist
     from glassnet.errors import DatasetError
     from glassnet.web.server import DigitApp, make_server
 
-    path = model_path(args.model) if args.model else newest_model()
+    path = model_path(args.model) if args.model else _newest_or_demo()
     live = None
     if args.live:
         from glassnet.web.live import LiveRun

@@ -4,6 +4,9 @@ The layers in ``layers.py`` and the optimizer in ``optim.py`` are the
 definition, written as the derivations read. This module computes the same
 numbers faster and is proven equal to them by tests (``tests/test_fused.py``).
 
+``fold`` turns an ``mlp`` network into ``FoldedMLP``: inference with each batch norm folded
+into the linear layer before it, the form that exports run.
+
 ``FusedMLP`` runs a whole training step of an ``mlp`` network (forward,
 loss, backward, update) over arrays allocated once per batch size: batch norm
 normalizes in place, ReLU and dropout become one gate, and every gradient is
@@ -32,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
-from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.losses import softmax, softmax_cross_entropy
 from glassnet.nn.model import Sequential
 from glassnet.nn.optim import SGD, Adam
 from glassnet.nn.params import Array, Param
@@ -204,3 +207,49 @@ def _backward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
         np.sum(grad, axis=0, out=block.linear.bias.grad)          # db = Σₙ G
     np.matmul(x.T, grad, out=block.linear.weight.grad)            # dW = xᵀ G
     return grad
+
+
+@dataclass(frozen=True)
+class FoldedMLP:
+    """An ``mlp`` network for inference, batch norm folded into the linear layer before it.
+
+    In inference mode batch norm is affine, so Linear then BatchNorm is one affine map:
+    γ (x W + b − μ) / √(σ² + eps) + β = x W' + b', with W' = W · s column by column,
+    b' = (b − μ) s + β and s = γ / √(σ² + eps). Dropout is the identity. What remains is
+    x → ReLU(x W'₁ + b'₁) → … → x W'ₖ + b'ₖ: the form the web and ONNX exports run.
+    A snapshot: fold again after the weights change.
+    """
+
+    weights: tuple[Array, ...]
+    biases: tuple[Array, ...]
+
+    def infer(self, x: Array) -> Array:
+        """Logits (N, C) for inputs x (N, D), in the weights' dtype."""
+        x = np.asarray(x).astype(self.weights[0].dtype, copy=False)
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            x = x @ weight + bias
+            if i < len(self.weights) - 1:
+                np.maximum(x, 0, out=x)
+        return x
+
+    def predict_proba(self, x: Array) -> Array:
+        return softmax(self.infer(x))
+
+
+def fold(model: Sequential) -> FoldedMLP:
+    """The model's inference map with each batch norm folded into its linear layer (see ``FoldedMLP``)."""
+    blocks, head = _split(model)
+    weights, biases = [], []
+    for block in blocks:
+        weight = block.linear.weight.value
+        bias = block.linear.bias.value if block.linear.bias is not None else np.zeros(weight.shape[1], weight.dtype)
+        bn = block.batchnorm
+        if bn is not None:
+            scale = bn.gamma.value / np.sqrt(bn.running_var + bn.eps)          # s = γ / √(σ² + eps)
+            weight = weight * scale                                            # W' = W · s
+            bias = (bias - bn.running_mean) * scale + bn.beta.value            # b' = (b − μ) s + β
+        weights.append(weight.astype(model.dtype))
+        biases.append(bias.astype(model.dtype))
+    weights.append(head.weight.value.copy())
+    biases.append(head.bias.value.copy() if head.bias is not None else np.zeros(head.out_features, model.dtype))
+    return FoldedMLP(tuple(weights), tuple(biases))
