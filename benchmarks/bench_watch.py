@@ -45,7 +45,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 callbacks = [] if mode == "plain" else [DiagnosticsRecorder(
                     Path(folder) / RECORD_NAME, as_inputs(data.x_eval, first.weight.value.dtype), data.y_eval,
-                    total_steps=config.epochs * n_batches(len(data.x_train), config.batch_size),
+                    steps_per_epoch=n_batches(len(data.x_train), config.batch_size), epochs=config.epochs,
                     initial_first_layer=first.weight.value)]
                 started = time.perf_counter()
                 fit(config, data, callbacks=callbacks)

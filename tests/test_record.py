@@ -15,7 +15,7 @@ from glassnet.diagnostics.record import (
     read_records,
 )
 from glassnet.nn.layers import Linear
-from glassnet.train import StopTraining, TrainData, fit, initial_model
+from glassnet.train import EpochStats, StopTraining, TrainData, fit, initial_model
 from tests.helpers import all_values
 from tests.mnist_fixtures import synthetic_digits
 
@@ -30,7 +30,7 @@ def _data():
 
 def _recorder(path, data, controller=None):
     w0 = next(layer for layer in initial_model(CONFIG).layers if isinstance(layer, Linear)).weight.value
-    return DiagnosticsRecorder(path, data.x_eval / 255.0, data.y_eval, total_steps=CONFIG.epochs * 8,
+    return DiagnosticsRecorder(path, data.x_eval / 255.0, data.y_eval, steps_per_epoch=8, epochs=CONFIG.epochs,
                                initial_first_layer=w0, controller=controller, probe_size=50)
 
 
@@ -63,10 +63,20 @@ def test_a_partial_last_line_is_never_read_and_a_resumed_run_drops_what_it_redoe
     assert read_records(tmp_path / "missing.jsonl") == ([], 0)
     data = _data()
     recorder = _recorder(path, data)
+    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])   # resuming after epoch 1
     recorder.on_fit_start(initial_model(CONFIG))
-    recorder.on_epoch_start(2, 8)                          # resuming at epoch 2: epoch 2's old lines go
     records, _ = read_records(path)
-    assert records == lines[:2] and path.read_bytes().endswith(b"\n")
+    assert records == lines[:2] and path.read_bytes().endswith(b"\n")     # epoch 2's old lines went
+
+
+def test_a_kill_between_checkpoint_and_record_is_repaired_on_resume(tmp_path):
+    path = tmp_path / RECORD_NAME
+    path.write_bytes(json.dumps({"kind": "meta", "epoch": 0}).encode() + b"\n")   # no epoch line yet
+    recorder = _recorder(path, _data())
+    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])           # but epoch 1's checkpoint
+    recorder.on_fit_start(initial_model(CONFIG))
+    epochs = [r for r in read_records(path)[0] if r["kind"] == "epoch"]
+    assert [(r["epoch"], r["step"], r["eval_loss"]) for r in epochs] == [(1, 8, 0.4)]
 
 
 def test_the_controller_pauses_the_loop_and_stops_it():

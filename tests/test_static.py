@@ -20,6 +20,7 @@ def test_ruff():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (dev extra)")
-    done = subprocess.run([ruff, "check", "src", "tests", "benchmarks", "docs/hooks.py", "docs/figures"], cwd=ROOT,
+    paths = ["src", "tests", "benchmarks", "docs/hooks.py", "docs/figures", "scripts"]
+    done = subprocess.run([ruff, "check", *paths], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -111,6 +111,7 @@ class Callback:
     A callback may end the run by raising ``StopTraining("why")``.
     """
 
+    def on_restore(self, history: list[EpochStats]) -> None: ...   # before on_fit_start, when resuming
     def on_fit_start(self, model: Sequential) -> None: ...
     def on_epoch_start(self, epoch: int, n_batches: int) -> None: ...
     def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None: ...
@@ -371,6 +372,8 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         if checkpoint is None or not checkpoint.exists():
             raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
         run.restore(checkpoint)
+        for callback in callbacks:
+            callback.on_restore(run.history)
     elif init_from is not None:
         run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
     best = _BestWeights(run.model, folder / BEST_NAME if folder is not None else None)

@@ -32,12 +32,26 @@ def data_dir(tmp_path_factory):
     return write_mnist_folder(tmp_path_factory.mktemp("live") / "data", n_train=2000, n_test=300, gz=False)
 
 
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 class Process:
     """A glassnet command in a child process; a thread collects its output, line by line."""
 
     def __init__(self, *args: str) -> None:
         self.popen = subprocess.Popen([sys.executable, "-u", "-m", "glassnet", *args], stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True, env=os.environ | {"GLASSNET_DATA": ""})
+        STARTED.append(self.popen)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=lambda: [self.lines.put(line) for line in self.popen.stdout], daemon=True).start()

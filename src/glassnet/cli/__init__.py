@@ -121,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     learn_train.add_argument("--seed", type=int, default=0)
     _add_data_flags(learn_train)
 
-    export = commands.add_parser("export", help="a trained model for another runtime: --format onnx")
+    export = commands.add_parser("export", help="a trained model as a static web page, or an ONNX graph")
     export.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")
-    export.add_argument("--format", choices=["onnx"], required=True, help="onnx: a standard ONNX graph "
-                        "(the 'onnx' extra)")
-    export.add_argument("out", type=Path, metavar="FILE", help="where to write it (never replaced if it exists)")
+    export.add_argument("--format", choices=["web", "onnx"], required=True,
+                        help="web: a folder with the draw-a-digit page, no server needed; "
+                             "onnx: a standard ONNX graph (the 'onnx' extra)")
+    export.add_argument("out", type=Path, metavar="OUT",
+                        help="the new folder (web) or file (onnx); an existing one is never replaced")
 
     info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
     info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")

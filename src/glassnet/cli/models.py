@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
     from glassnet.errors import GlassnetError
 
-    model, _ = load_model(model_path(args.model))
+    model, meta = load_model(model_path(args.model))
+    if args.format == "web":
+        from glassnet.export.web import write_web
+
+        folder = write_web(model, args.out, _accuracy_note(meta))
+        size = sum(p.stat().st_size for p in folder.iterdir())
+        print(f"wrote {folder}/ ({size / 1e6:.2f} MB): open {folder / 'index.html'} in a browser, or put the "
+              "folder on any static web host")
+        return 0
     try:
         from glassnet.export.onnx import write_onnx
     except ImportError:
@@ -116,3 +125,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): input x (N, {model.n_inputs}) float32 in [0, 1], "
           f"output probabilities (N, {model.n_classes})")
     return 0
+
+
+def _accuracy_note(meta: dict[str, Any]) -> str:
+    """The test accuracy a model file records (the demo model's, or a run's), for the exported page."""
+    accuracy = (meta.get("demo") or {}).get("test_accuracy")
+    if accuracy is None:
+        accuracy = ((meta.get("metrics") or {}).get("test") or {}).get("accuracy")
+    return f"test accuracy {accuracy:.2%} on MNIST" if isinstance(accuracy, float) else ""

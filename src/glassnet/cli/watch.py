@@ -52,8 +52,8 @@ def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any,
     first = next(layer for layer in initial_model(config).layers if isinstance(layer, Linear))
     x_eval = as_inputs(data.x_eval, first.weight.value.dtype)
     recorder = DiagnosticsRecorder(run_dir / RECORD_NAME, x_eval, data.y_eval, controller=controller,
-                                   total_steps=config.epochs * n_batches(len(data.x_train), config.batch_size),
-                                   initial_first_layer=first.weight.value)
+                                   steps_per_epoch=n_batches(len(data.x_train), config.batch_size),
+                                   epochs=config.epochs, initial_first_layer=first.weight.value)
     try:
         server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port)
     except OSError as e:

@@ -141,33 +141,36 @@ class DiagnosticsRecorder(Callback):
     """
 
     def __init__(self, path: str | os.PathLike[str], x_eval: NDArray[np.floating], y_eval: NDArray[np.integer], *,
-                 total_steps: int, initial_first_layer: Array, controller: Controller | None = None,
+                 steps_per_epoch: int, epochs: int, initial_first_layer: Array, controller: Controller | None = None,
                  probe_size: int = 500) -> None:
         self.path = Path(path)
         self.x_eval, self.y_eval = x_eval, np.asarray(y_eval, np.intp)
         self.probe = x_eval[:probe_size]
-        self.total_steps, self.w0, self.controller = total_steps, initial_first_layer, controller
-        self.every = max(FIRST_EVERY, math.ceil(total_steps / MAX_STEP_LINES))
-        self.tick_every = max(MIN_TICK_EVERY, math.ceil(total_steps / MAX_TICK_LINES))
+        self.total_steps, self.w0, self.controller = steps_per_epoch * epochs, initial_first_layer, controller
+        self.every = max(FIRST_EVERY, math.ceil(self.total_steps / MAX_STEP_LINES))
+        self.tick_every = max(MIN_TICK_EVERY, math.ceil(self.total_steps / MAX_TICK_LINES))
         self._model: Sequential | None = None
-        self._started = False
-        self._steps_per_epoch = 1
+        self._steps_per_epoch = steps_per_epoch
+        self._done: list[EpochStats] = []                 # the epochs a resumed run had finished
         self._smooth: tuple[float, float] | None = None
         self._before: dict[str, Array] | None = None
         self._last_batch_end: float | None = None
         self._step_seconds = 0.0
         self._predicted: NDArray[np.intp] | None = None
 
-    def on_fit_start(self, model: Sequential) -> None:
-        self._model = model
+    def on_restore(self, history: list[EpochStats]) -> None:
+        self._done = list(history)
 
-    def on_epoch_start(self, epoch: int, n_batches: int) -> None:
-        self._steps_per_epoch = n_batches
-        if not self._started:
-            self._started = True
-            _keep_complete_records_before(self.path, epoch)
-            if not self.path.exists() or self.path.stat().st_size == 0:
-                self._append(self._meta())
+    def on_fit_start(self, model: Sequential) -> None:
+        """Make the record agree with the run's checkpoint: drop what a killed run recorded past it, and
+        add the record of its last epoch if the kill came between its checkpoint and its record."""
+        self._model = model
+        _keep_complete_records_before(self.path, len(self._done) + 1)
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self._append(self._meta())
+        recorded = {r["epoch"] for r in read_records(self.path)[0] if r["kind"] == "epoch"}
+        if self._done and self._done[-1].epoch not in recorded:
+            self.on_epoch_end(self._done[-1])              # the model is that epoch's checkpoint
 
     def _meta(self) -> dict[str, Any]:
         model = self._require_model()
