@@ -58,4 +58,4 @@ def test_run_folder_under_a_file(tmp_path, data):
     result = subprocess.run([sys.executable, "-m", "glassnet", "train", "--data-dir", str(data), "--epochs", "1",
                              "--out", str(tmp_path / "file" / "run"), "--quiet"], capture_output=True, text=True)
     assert result.returncode == 1
-    assert "cannot write the run folder" in result.stderr and "Traceback" not in result.stderr
+    assert "cannot create the run folder" in result.stderr and "Traceback" not in result.stderr

@@ -70,12 +70,3 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_open(path, "w") as f:
         f.write(text)
 
-
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporary files that a killed writer left in ``folder`` (``.<name>.<random>.tmp``)."""
-    removed = []
-    for path in Path(folder).glob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed.append(path)
-    return removed

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from glassnet.atomic import remove_stale_temporaries
 from glassnet.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT_VERSION,
@@ -41,6 +40,7 @@ from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
 from glassnet.nn.params import Array
 from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
+from glassnet.run_folder import prepare_new, remove_stale_temporaries
 from glassnet.version import __version__
 
 
@@ -361,13 +361,10 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
     run = _Run(config, data)
     folder = Path(run_dir) if run_dir is not None else None
     checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
-    if folder is not None and folder.is_dir():
+    if folder is not None and resume:
         remove_stale_temporaries(folder)                   # left by a run killed mid-write
     elif folder is not None:
-        try:
-            folder.mkdir(parents=True)
-        except OSError as e:
-            raise CheckpointError(f"cannot create the run folder {folder}: {e.strerror or e}") from e
+        prepare_new(folder)                                # new, empty or ours: nothing of the user's is touched
     if resume:
         if checkpoint is None or not checkpoint.exists():
             raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")

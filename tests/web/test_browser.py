@@ -6,25 +6,22 @@ Skips when Playwright or /usr/bin/chromium is missing; CI installs both.
 import contextlib
 import io
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from glassnet.cli import main
+from tests.web.chromium import launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs the system Chromium (apt-get install chromium)")
+pytestmark = needs_chromium
 
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def page(server):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         page.goto(server + "/")
         page.wait_for_function("window.glassnet && window.glassnet.lastResponse !== null")

@@ -2,16 +2,14 @@
 
 import functools
 import http.server
-import shutil
 import threading
 
 import pytest
 
+from tests.web.chromium import launch, needs_chromium
+
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs the system Chromium (apt-get install chromium)")
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +26,7 @@ def docs_url(site):
 @pytest.mark.parametrize("width", [1280, 390])
 def test_a_derivation_page_draws_its_math(docs_url, width):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": width, "height": 900})
         requests = []
         page.on("request", lambda request: requests.append(request.url))

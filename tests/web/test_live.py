@@ -7,7 +7,6 @@ the tests hold on a fast machine and a slow one.
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +20,7 @@ import pytest
 
 from glassnet.diagnostics.record import RECORD_NAME, read_records
 from tests.mnist_fixtures import write_mnist_folder
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -160,14 +156,14 @@ def test_the_record_survives_kill_9_and_resume_continues_it(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs the system Chromium (apt-get install chromium)")
+@needs_chromium
 def test_watch_in_chromium_curves_pause_resume_draw_stop_and_replay(data_dir, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "500", *TRAIN, "--watch")
     url = train.url()
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url + "/#training")
         for n in (1, 2, 3):                                       # the curves gain points, again and again
@@ -187,11 +183,7 @@ def test_watch_in_chromium_curves_pause_resume_draw_stop_and_replay(data_dir, tm
         page.wait_for_function(f"window.glassnetLive.offset > {paused[1]}", timeout=120_000)
         # the draw pad answers with the newest checkpoint, with its saliency map
         page.click("#tab-draw")
-        box = page.locator("#pad").bounding_box()
-        page.mouse.move(box["x"] + 140, box["y"] + 40)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 140, box["y"] + 240, steps=12)
-        page.mouse.up()
+        draw_vertical_stroke(page)
         page.wait_for_function("window.glassnet.lastResponse && !window.glassnet.lastResponse.blank "
                                "&& !window.glassnet.pending && !window.glassnet.dirty", timeout=60_000)
         answer = page.evaluate("window.glassnet.lastResponse")

@@ -2,7 +2,6 @@
 server, and gives the numbers the Python code gives."""
 
 import io
-import shutil
 
 import numpy as np
 import pytest
@@ -15,13 +14,11 @@ from glassnet.demo import demo_model_path
 from tests.conftest import REAL_DATA
 from tests.mnist_fixtures import synthetic_digits
 from tests.test_photos import phone_photo
+from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs the system Chromium (apt-get install chromium)")
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +31,7 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(exported):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         page = browser.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -74,11 +71,7 @@ def test_the_pages_preprocessing_is_pythons_on_photos(page):
 
 def test_drawing_on_the_exported_page_gives_an_answer(page):
     page.click("#clear")
-    box = page.locator("#pad").bounding_box()
-    page.mouse.move(box["x"] + 140, box["y"] + 40)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 140, box["y"] + 240, steps=10)
-    page.mouse.up()
+    draw_vertical_stroke(page)
     assert page.inner_text("#answer") in [str(d) for d in range(10)]
     widths = page.eval_on_selector_all("#bars .bar > span", "s => s.map(e => parseFloat(e.style.width))")
     assert len(widths) == 10 and abs(sum(widths) - 100) < 0.5

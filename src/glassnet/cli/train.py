@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,20 @@ from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
+from glassnet.run_folder import new_timestamped, prepare_new
 
 
-def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path, list[Any]]:
-    """The config, the run folder and the epochs already done (a resumed run keeps its saved config)."""
+def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, list[Any]]:
+    """The config, the run folder (None: a new time-stamped one) and the epochs already done."""
     from glassnet.checkpoint import read_checkpoint
     from glassnet.config import with_overrides
     from glassnet.train import EpochStats
 
     if args.resume is None:
         config = resolve(args.preset, args.config, config_flags(args))
-        run_dir = args.out or Path(config.run_dir or f"runs/{datetime.now():%Y%m%d-%H%M%S}")
-        if (run_dir / CHECKPOINT_NAME).exists():
-            raise GlassnetError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
-                                "or choose another --out")
-        return config, run_dir, []
+        if args.out is not None and str(args.out).strip() in ("", "."):
+            raise UsageError("--out needs the name of a new folder for the run")
+        return config, args.out or (Path(config.run_dir) if config.run_dir else None), []
     extension = {k: v for k, v in config_flags(args).items() if k == "epochs"}
     if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from:
         raise UsageError("--resume continues a run with its saved config; only --epochs may change (to extend it)")
@@ -62,12 +60,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.report import run_files
     from glassnet.train import Callback, EpochStats, fit
 
-    config, run_dir, history = _resolve_run(args)
+    config, named, history = _resolve_run(args)
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
     data = _train_data(mnist, config)
+    # the folder is made once the data and the config are known to be good: a failed start leaves nothing
+    run_dir = named if args.resume is not None and named is not None else \
+        prepare_new(named) if named is not None else new_timestamped()
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
         run_files.write_config(run_dir, config)
     except OSError as e:
         raise GlassnetError(f"cannot write the run folder {run_dir}: {e.strerror or e}") from e

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from glassnet.atomic import atomic_write_bytes
 from glassnet.diagnostics.stats import (
     activation_stats,
     batchnorm_ranges,
@@ -127,9 +128,7 @@ def _keep_complete_records_before(path: Path, epoch: int) -> None:
     lines = path.read_bytes().split(b"\n")[:-1]          # the part after the last newline is never data
     kept = [line for line in lines if json.loads(line).get("epoch", 0) < epoch]
     if len(kept) != len(lines) or not path.read_bytes().endswith(b"\n"):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(b"".join(line + b"\n" for line in kept))
-        os.replace(tmp, path)
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
 
 
 class DiagnosticsRecorder(Callback):
