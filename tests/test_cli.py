@@ -143,6 +143,10 @@ def test_resume_a_finished_run_is_a_no_op_that_rewrites_the_report(run_dir, data
     (["frobnicate"], 2, "invalid choice"),
     (["info", "/nonexistent/model.npz"], 1, "no such model file"),
     (["train", "--data-dir", "/nonexistent", "--no-download", "--epochs", "1"], 1, "MNIST not found"),
+    (["gradcheck", "--seed", "-1"], 2, "--seed in [0, 2**63)"),
+    (["serve", "--port", "70000"], 2, "--port must be in 0-65535"),
+    (["train", "--watch", "--watch-port", "-5"], 2, "--watch-port must be in 0-65535"),
+    (["train", "--out", ""], 2, "--out needs the name of a new folder"),
 ])
 def test_errors_are_one_clear_line_without_traceback(tmp_path, argv, code, message):
     result = subprocess.run([sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True,
@@ -150,3 +154,37 @@ def test_errors_are_one_clear_line_without_traceback(tmp_path, argv, code, messa
                                                "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags, code, message", [
+    (["--hidden", "1000000000"], 1, "not enough memory"),
+    (["--validation-size", "299"], 1, "leaves fewer than 2 training images"),
+])
+def test_impossible_sizes_are_one_clear_line(data_dir, tmp_path, flags, code, message):
+    result = subprocess.run([sys.executable, "-m", "glassnet", "train", "--data-dir", str(data_dir), "--epochs", "1",
+                             "--out", str(tmp_path / "run"), "--quiet", *flags], capture_output=True, text=True)
+    assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_batch_larger_than_the_data_is_the_whole_data(data_dir, tmp_path):
+    assert main(["train", "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "1000000000000",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+
+
+def test_quiet_prints_no_epoch_lines(data_dir, tmp_path, capsys):
+    assert main(["train", "--data-dir", str(data_dir), "--epochs", "2", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    assert "epoch " not in capsys.readouterr().out
+
+
+def test_resume_refuses_other_data_and_a_preset(run_dir, tmp_path, capsys):
+    other = write_mnist_folder(tmp_path / "other", n_train=123, n_test=45, gz=False)
+    assert main(["train", "--resume", str(run_dir), "--data-dir", str(other), "--quiet"]) == 1
+    assert "trained on other data" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run_dir), "--preset", "best"]) == 2
+
+
+def test_info_into_a_closed_pipe_is_quiet(run_dir):
+    done = subprocess.run(f"{sys.executable} -m glassnet info {run_dir} | head -c 1", shell=True,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "disk" not in done.stderr

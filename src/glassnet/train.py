@@ -277,6 +277,11 @@ class _Run:
         if meta.get("stopped") and saved.get("epochs") != self.config.epochs:
             raise CheckpointError(f"{path}: this run stopped early ({meta['stopped']}); extending it would train "
                                   "past its own stopping rule. Start a new run from its weights with --init-from")
+        kept = ("name", "official", "n_train", "n_test")
+        if {k: (meta.get("dataset") or {}).get(k) for k in kept} != {k: self.description.get(k) for k in kept}:
+            raise CheckpointError(f"{path}: this run trained on other data ({(meta.get('dataset') or {}).get('name')}, "
+                                  f"{(meta.get('dataset') or {}).get('n_train')} training images); resume it with the "
+                                  "same data (--data-dir), or start a new run")
         if int(meta.get("epoch", 0)) > self.config.epochs:
             raise CheckpointError(f"{path}: this run has done {meta['epoch']} epochs; --epochs can only extend "
                                   "it, to more than that")
@@ -307,7 +312,7 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
     Raises ``DivergenceError`` (naming the step and lr) when the logits stop being finite.
     """
     model.train()
-    x_batch = np.empty((batch_size, x_train.shape[1]), model.dtype)      # reused every step
+    x_batch = np.empty((min(batch_size, len(x_train)), x_train.shape[1]), model.dtype)   # reused every step
     loss_sum, correct, seen = 0.0, 0, 0
     # Overflow makes no warning: in the forward pass it shows at once as non-finite logits; in the
     # backward pass or the update it leaves non-finite weights, which the next step's logits show.

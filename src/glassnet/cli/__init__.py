@@ -8,7 +8,9 @@ lives in its own module; this one parses the arguments and dispatches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train on MNIST and write a run folder")
-    train.add_argument("--preset", default="seed", choices=sorted(PRESETS),
+    train.add_argument("--preset", default=None, choices=sorted(PRESETS),
                        help="starting recipe (default: seed, the reference recipe)")
     train.add_argument("--config", type=Path, metavar="RUN.toml", help="TOML file of config fields")
     train.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: config run_dir, "
@@ -158,6 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GlassnetError as e:
         print(f"glassnet {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"glassnet {args.command}: error: not enough memory for what was asked (a huge --hidden, "
+              "--batch-size or image?); ask for less", file=sys.stderr)
+        return 1
+    except BrokenPipeError:                                # the reader went away: `glassnet info … | head -1`
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 0
     except OSError as e:                                   # disk full, read-only or missing folder, …
         where = f"{e.filename}: " if e.filename else ""
         print(f"glassnet {args.command}: error: {where}{e.strerror or e}\nhelp: check that the folder exists, "

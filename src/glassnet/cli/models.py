@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.cli.common import UsageError, load_data, model_path
+from glassnet.errors import GlassnetError
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -43,10 +44,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in files:
         for name, image in load_digits(path):
             probabilities = model.predict_proba(image.reshape(1, 784))[0]
+            if not np.isfinite(probabilities).all():
+                raise GlassnetError(f"the model gives non-finite probabilities for {name}; its file is damaged "
+                                    "(retrain it, or use another model)")
             digit = int(probabilities.argmax())
             if args.json:
                 print(json.dumps({"file": name, "prediction": digit,
-                                  "probabilities": [round(float(p), 6) for p in probabilities]}))
+                                  "probabilities": [round(float(p), 6) for p in probabilities]}, allow_nan=False))
             else:
                 bars = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(probabilities))
                 print(f"{name}: {digit}  ({probabilities[digit]:.1%})   {bars}")
@@ -57,8 +61,8 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     from glassnet.nn.gradcheck import check_model
     from glassnet.nn.model import mlp
 
-    if args.batch < 2 or args.samples < 0:
-        raise UsageError("--batch must be ≥ 2 (BatchNorm needs two samples) and --samples ≥ 0")
+    if args.batch < 2 or args.samples < 0 or not 0 <= args.seed < 2**63:
+        raise UsageError("--batch must be ≥ 2 (BatchNorm needs two samples), --samples ≥ 0 and --seed in [0, 2**63)")
     rng = np.random.default_rng(args.seed)
     model = mlp([784, 256, 128, 10], rng=rng, dropout=0.2, dtype=np.float64)
     x, labels = rng.random((args.batch, 784)), rng.integers(0, 10, args.batch)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.checkpoint import CHECKPOINT_NAME
-from glassnet.cli.common import model_path
+from glassnet.cli.common import UsageError, model_path
 from glassnet.errors import GlassnetError
 
 
@@ -42,6 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from glassnet.errors import DatasetError
     from glassnet.web.server import DigitApp, make_server
 
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0-65535 (0 picks a free one), got {args.port}")
     path = model_path(args.model) if args.model else _newest_or_demo()
     live = None
     if args.live:

@@ -22,12 +22,12 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
     from glassnet.train import EpochStats
 
     if args.resume is None:
-        config = resolve(args.preset, args.config, config_flags(args))
+        config = resolve(args.preset or "seed", args.config, config_flags(args))
         if args.out is not None and str(args.out).strip() in ("", "."):
             raise UsageError("--out needs the name of a new folder for the run")
         return config, args.out or (Path(config.run_dir) if config.run_dir else None), []
     extension = {k: v for k, v in config_flags(args).items() if k == "epochs"}
-    if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from:
+    if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from or args.preset:
         raise UsageError("--resume continues a run with its saved config; only --epochs may change (to extend it)")
     meta, _ = read_checkpoint(args.resume / CHECKPOINT_NAME)
     config = with_overrides(TrainConfig(), (meta.get("config") or {}) | extension, str(args.resume / CHECKPOINT_NAME))
@@ -40,9 +40,9 @@ def _train_data(mnist: Any, config: TrainConfig) -> Any:
     from glassnet.train import TrainData
 
     x_train, y_train = mnist.train_images.reshape(len(mnist.train_images), -1), mnist.train_labels
-    if config.validation_size >= len(x_train):
-        raise GlassnetError(f"validation_size {config.validation_size} leaves no training data "
-                            f"({len(x_train)} training images)")
+    if config.validation_size > len(x_train) - 2:
+        raise GlassnetError(f"validation_size {config.validation_size} leaves fewer than 2 training images "
+                            f"(of {len(x_train)}); hold out fewer")
     description = {"name": mnist.name, "official": mnist.official, "folder": str(mnist.folder),
                    "n_train": len(x_train) - config.validation_size, "n_test": len(mnist.test_labels)}
     if config.validation_size:
@@ -60,6 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.report import run_files
     from glassnet.train import Callback, EpochStats, fit
 
+    if args.watch and not 0 <= args.watch_port <= 65535:
+        raise UsageError(f"--watch-port must be in 0-65535 (0 picks a free one), got {args.watch_port}")
     config, named, history = _resolve_run(args)
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
@@ -91,6 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             self.bar.close()
             history.append(stats)
             run_files.write_history(run_dir, history)
+            if args.quiet:
+                return
             print(f"epoch {stats.epoch:>3}/{config.epochs}  train loss {stats.train_loss:.4f} "
                   f"acc {stats.train_accuracy:.2%}  {data.eval_name} loss {stats.eval_loss:.4f} "
                   f"acc {stats.eval_accuracy:.2%}  lr {stats.lr:.3g}  {stats.seconds:.1f}s", flush=True)
