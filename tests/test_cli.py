@@ -188,3 +188,36 @@ def test_info_into_a_closed_pipe_is_quiet(run_dir):
     done = subprocess.run(f"{sys.executable} -m glassnet info {run_dir} | head -c 1", shell=True,
                           capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr and "disk" not in done.stderr
+
+
+@pytest.mark.parametrize("blank", [np.zeros((28, 28), np.uint8), np.full((50, 40), 255, np.uint8),
+                                   np.zeros((1, 1)), np.full((30, 30, 3), 200, np.uint8)])
+def test_a_blank_page_is_said_to_be_blank_with_exit_status_3(tmp_path, capsys, blank):
+    np.save(tmp_path / "page.npy", blank)
+    assert main(["predict", "--model", "demo", str(tmp_path / "page.npy")]) == 3
+    assert "blank (no ink found)" in capsys.readouterr().out
+    assert main(["predict", "--model", "demo", str(tmp_path / "page.npy"), "--json"]) == 3
+    assert json.loads(capsys.readouterr().out) == {"file": str(tmp_path / "page.npy"), "blank": True,
+                                                   "prediction": None, "probabilities": None}
+
+
+def test_an_rgb_npy_array_is_one_color_image(tmp_path, capsys):
+    images, _ = synthetic_digits(1, 5)
+    ink = np.repeat((255 - images[0])[:, :, None], 3, axis=2)            # dark ink on white, RGB
+    np.save(tmp_path / "color.npy", np.kron(ink, np.ones((4, 4, 1), np.uint8)))
+    assert main(["predict", "--model", "demo", str(tmp_path / "color.npy"), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_models_of_another_shape_and_deep_metadata_are_one_clear_line(tmp_path, capsys):
+    from glassnet.checkpoint import save_checkpoint
+    from glassnet.nn.model import mlp
+
+    save_checkpoint(tmp_path / "small.npz", mlp([100, 8, 10], rng=np.random.default_rng(0)), {})
+    np.save(tmp_path / "digit.npy", synthetic_digits(1, 1)[0][0])
+    assert main(["predict", str(tmp_path / "small.npz"), str(tmp_path / "digit.npy")]) == 1
+    assert "reads 100 inputs" in capsys.readouterr().err
+    deep = "[" * 100_000 + "]" * 100_000
+    np.savez(tmp_path / "deep.npz", meta=np.frombuffer(('{"format_version": 2, "x": ' + deep + "}").encode(), np.uint8))
+    assert main(["info", str(tmp_path / "deep.npz")]) == 1
+    assert "nested too deeply" in capsys.readouterr().err

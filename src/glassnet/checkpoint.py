@@ -113,6 +113,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from e
+    except RecursionError:
+        raise CheckpointError(f"{path}: its metadata is nested too deeply to be glassnet's; the file is damaged "
+                              "or not a glassnet model") from None
     if not isinstance(meta, dict) or meta.get("format_version") not in READABLE_VERSIONS:
         version = meta.get("format_version") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet reads "

@@ -55,10 +55,12 @@ def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg
         array = array.reshape(-1, 28, 28)
     if array.ndim == 2:
         return [(str(path), array)]
-    if array.ndim == 3 and min(array.shape) > 0:
+    if array.ndim == 3 and array.shape[2] in (3, 4) and min(array.shape[:2]) > 4:
+        return [(str(path), array)]                      # one color image (H, W, RGB or RGBA)
+    if array.ndim == 3 and array.shape[0] > 0 and min(array.shape[1:]) > 4:
         return [(f"{path}[{i}]", image) for i, image in enumerate(array)]
-    raise ImageInputError(f"{path}: expected an image (H, W), a batch (N, H, W), (784,) or (N, 784); "
-                          f"got shape {array.shape}")
+    raise ImageInputError(f"{path}: expected an image (H, W) or (H, W, 3|4), a batch (N, H, W), (784,) or "
+                          f"(N, 784), with sides of at least 5 pixels; got shape {array.shape}")
 
 
 def read_image(path: Path) -> NDArray[np.uint8]:

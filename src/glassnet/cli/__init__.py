@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_flags(evaluate)
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
-    predict = commands.add_parser("predict", help="read digits from PNG/JPEG images or .npy arrays")
+    predict = commands.add_parser("predict", help="read digits from PNG/JPEG images or .npy arrays",
+                                  epilog="exit status: 0 every file read, 3 some file showed no digit (blank), "
+                                         "1 an error")
     predict.add_argument("items", type=Path, nargs="+", metavar="[MODEL] FILE",
                          help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo', then the files; "
                               "or only the files, with --model")

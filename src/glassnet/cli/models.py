@@ -12,12 +12,19 @@ from glassnet.cli.common import UsageError, load_data, model_path
 from glassnet.errors import GlassnetError
 
 
+def _needs_mnist_shape(model: Any) -> None:
+    if model.n_inputs != 784 or model.n_classes != 10:
+        raise GlassnetError(f"this model reads {model.n_inputs} inputs into {model.n_classes} classes; digits are "
+                            "28×28 = 784 pixels into 10 classes: use a model trained on MNIST")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
     from glassnet.data.mnist import to_inputs
     from glassnet.metrics import ClassificationReport
 
     model, _ = load_model(model_path(args.model))
+    _needs_mnist_shape(model)
     mnist = load_data(args, quiet=args.json)
     report = ClassificationReport.from_predictions(mnist.test_labels, model.predict(to_inputs(mnist.test_images)))
     if args.json:
@@ -41,8 +48,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError("name the image or .npy files to read, after the model (or use --model MODEL)")
     model, _ = load_model(model_path(model_name))
+    _needs_mnist_shape(model)
+    blank = False
     for path in files:
         for name, image in load_digits(path):
+            if not image.any():                        # no ink: there is no digit to read
+                blank = True
+                print(json.dumps({"file": name, "blank": True, "prediction": None, "probabilities": None})
+                      if args.json else f"{name}: blank (no ink found)")
+                continue
             probabilities = model.predict_proba(image.reshape(1, 784))[0]
             if not np.isfinite(probabilities).all():
                 raise GlassnetError(f"the model gives non-finite probabilities for {name}; its file is damaged "
@@ -54,7 +68,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             else:
                 bars = "  ".join(f"{c}:{p:.3f}" for c, p in enumerate(probabilities))
                 print(f"{name}: {digit}  ({probabilities[digit]:.1%})   {bars}")
-    return 0
+    return 3 if blank else 0
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
