@@ -207,3 +207,25 @@ def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
     np.testing.assert_array_equal(live.model().layers[0].weight.value, second.layers[0].weight.value)
     with pytest.raises(PermissionError, match="only 'glassnet train --watch'"):
         live.control("pause", "token")
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "BREW", "CONNECT"])
+def test_unknown_methods_get_a_json_405(server, method):
+    status, body, _ = request(server, method, "/api/predict")
+    assert status == 405 and method in body["error"]
+
+
+@pytest.mark.parametrize("length", ["５", "1" * 5000, "12a", "-1", "1e3"])
+def test_odd_content_lengths_are_a_400_not_a_500(server, length):
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\nContent-Length: {length}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:80]
+
+
+def test_a_number_beyond_float64_is_a_400(server):
+    status, body, _ = request(server, "POST", "/api/predict", json.dumps({"pixels": [10**400] + [0] * 783}).encode(),
+                              {"Content-Type": "application/json"})
+    assert status == 400 and "too large" in body["error"]

@@ -68,6 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
                             "choose another --port") from e
     view = "#training" if live is not None else ""
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host} lets other machines reach this development server; it answers "
+              "only requests addressed to 127.0.0.1 or localhost. To share the page with a class, export it: "
+              "glassnet export MODEL --format web FOLDER", file=sys.stderr)
     print(f"serving {path} on http://{args.host}:{server.server_address[1]}/{view}  (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()

@@ -73,7 +73,10 @@ def _numbers(value: Any, name: str) -> NDArray[np.float64]:
         raise BadRequest(f'"{name}" must hold only numbers (no strings, booleans, nulls or deeper lists)')
     if nested and len({len(row) for row in rows}) > 1:
         raise BadRequest(f'"{name}" rows must all have the same length')
-    return np.array(value, dtype=np.float64)
+    try:
+        return np.array(value, dtype=np.float64)
+    except OverflowError:                               # an integer beyond float64, e.g. 10**400
+        raise BadRequest(f'"{name}" holds a number too large to be a pixel value; send values in [0, 1]') from None
 
 
 def _rounded(values: NDArray[np.floating], digits: int = 4) -> list[Any]:

@@ -180,7 +180,7 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
 
         def _body_length(self) -> int | None:
             raw = self.headers.get("Content-Length")
-            if raw is None or not raw.isdigit():
+            if raw is None or not _is_length(raw):
                 self.close_connection = True
                 self._error(HTTPStatus.LENGTH_REQUIRED if raw is None else HTTPStatus.BAD_REQUEST,
                             "send the JSON body with a valid Content-Length header")
@@ -203,7 +203,7 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
         def _drain(self) -> None:
             """Read (and drop) a small body so the connection stays usable; close on a large one."""
             raw = self.headers.get("Content-Length", "0")
-            if raw.isdigit() and int(raw) <= MAX_BODY:
+            if _is_length(raw) and int(raw) <= MAX_BODY:
                 self.rfile.read(int(raw))
             else:
                 self.close_connection = True
@@ -250,7 +250,23 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
         def do_PATCH(self) -> None:
             self._route("PATCH")
 
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The standard library's own errors (unknown methods, bad request lines) as JSON, like ours."""
+            status = HTTPStatus(code)
+            if status == HTTPStatus.NOT_IMPLEMENTED:           # OPTIONS, TRACE, anything unknown
+                status, message = HTTPStatus.METHOD_NOT_ALLOWED, f"method {self.command} is not allowed here"
+            self.close_connection = True
+            try:
+                self._error(status, message or status.phrase, {"Allow": "GET, HEAD, POST"})
+            except OSError:
+                pass
+
     return Handler
+
+
+def _is_length(raw: str) -> bool:
+    """A Content-Length we read: ASCII digits only (int() also takes other scripts' digits), not absurdly long."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18
 
 
 class DigitServer(ThreadingHTTPServer):
