@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from tokenize import TokenError
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,8 +64,9 @@ def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg
                           f"(N, 784), with sides of at least 5 pixels; got shape {array.shape}")
 
 
-def read_image(path: Path) -> NDArray[np.uint8]:
-    """Pixels of a PNG/JPEG/… file as uint8 (H, W) or (H, W, 4), upright per its EXIF orientation."""
+def read_image(path: Path) -> NDArray:  # type: ignore[type-arg]
+    """Pixels of a PNG/JPEG/TIFF/… file, upright per its EXIF orientation: uint8 (H, W) or (H, W, 4), or,
+    for 16-bit, 32-bit and float images, float32 (H, W) in [0, 1] with their full precision."""
     try:
         from PIL import Image, ImageOps
     except ImportError as e:
@@ -77,10 +79,31 @@ def read_image(path: Path) -> NDArray[np.uint8]:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageInputError(f"{path}: {image.width}×{image.height} pixels is too large "
                                           f"(limit {MAX_PIXELS:,}); crop or shrink the photo")
-                upright = ImageOps.exif_transpose(image)
-                has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-                return np.asarray(upright.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
+                return _pixels(ImageOps.exif_transpose(image))
     except ImageInputError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageInputError(f"{path}: not a readable image ({e})") from e
+
+
+def _pixels(image: Any) -> NDArray:  # type: ignore[type-arg]
+    """Every Pillow mode, read faithfully: deep grayscale is scaled, not clipped to 8 bits."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError("the image holds NaN or infinite values")
+        low, high = float(values.min()), float(values.max())
+        if mode == "F" and low >= 0.0 and high <= 1.0:
+            scaled = values                                        # already in [0, 1]
+        elif low >= 0.0 and high <= 255.0 and mode == "I":
+            scaled = values / 255.0                                # 8-bit values in a 32-bit image
+        elif low >= 0.0 and high <= 65535.0 and mode != "F":
+            scaled = values / 65535.0                              # 16-bit grayscale
+        else:
+            scaled = (values - low) / ((high - low) or 1.0)        # any other range: its own
+        return scaled.astype(np.float32)
+    if mode == "1":
+        return np.asarray(image, dtype=np.uint8) * np.uint8(255)
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    return np.asarray(image.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
