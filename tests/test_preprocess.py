@@ -77,3 +77,26 @@ def test_resize_preserves_mean_intensity(rng):
     image = rng.random((37, 53)).astype(np.float32)
     assert resize(image, 20, 11).mean() == pytest.approx(image.mean(), rel=1e-4)
     assert to_unit_gray(np.array([[0, 255]], np.uint8)).tolist() == [[0.0, 1.0]]
+
+
+def test_area_resampling_by_cumulative_sums_is_the_overlap_matrix():
+    from glassnet.data.preprocess import resize, resize_matrix
+
+    rng = np.random.default_rng(0)
+    for h, w, height, width in [(50, 40, 20, 17), (7, 300, 3, 256), (3, 9, 7, 2), (5, 5, 5, 5)]:
+        image = rng.random((h, w)).astype(np.float32)
+        expected = resize_matrix(h, height).astype(np.float64) @ image @ resize_matrix(w, width).T.astype(np.float64)
+        np.testing.assert_allclose(resize(image, height, width), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2_000_000, 1), (1, 2_000_000), (3, 1_500_000)])
+def test_memory_is_bounded_by_the_output_not_the_aspect_ratio(shape):
+    import tracemalloc
+
+    image = np.zeros(shape, np.float32)
+    image.reshape(-1)[len(image.reshape(-1)) // 2:][:1000] = 1.0           # a short stroke of ink
+    tracemalloc.start()
+    preprocess_digit(image)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * image.size + 50_000_000, f"{peak / 1e6:.0f} MB for {shape}"       # a few copies, not n_in × n_out

@@ -48,6 +48,9 @@ def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, SyntaxError, TokenError, MemoryError) as e:   # header: ast.literal_eval
         raise ImageInputError(f"{path}: not a readable .npy array ({e})") from e
+    if array.size > MAX_PIXELS:
+        raise ImageInputError(f"{path}: {array.size:,} values is too large (limit {MAX_PIXELS:,}); "
+                              "crop or shrink the images")
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise ImageInputError(f"{path}: expected uint8 pixels or floats in [0, 1], got dtype {array.dtype}")
     if array.shape == (784,):

@@ -60,10 +60,26 @@ def resize_matrix(n_in: int, n_out: int) -> NDArray[np.float32]:
     return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def _resize_axis(image: NDArray[np.float64], n_out: int, axis: int) -> NDArray[np.float64]:
+    """Area resampling along one axis through cumulative sums: what ``resize_matrix`` computes, in memory
+    proportional to the image rather than to n_in × n_out (a 10,000,000×1 image would need 19 GiB)."""
+    n_in = image.shape[axis]
+    if n_in == n_out:
+        return image
+    moved = np.moveaxis(image, axis, 0)
+    total = np.concatenate([np.zeros((1, moved.shape[1])), np.cumsum(moved, axis=0)])   # Σ of the first k rows
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    whole = np.floor(edges).astype(np.intp)
+    below = total[np.minimum(whole, n_in)]                       # Σ up to the whole row below each edge
+    within = moved[np.minimum(whole, n_in - 1)]                  # the row each edge cuts
+    at_edge = below + (edges - whole)[:, None] * within          # Σ up to the fractional edge
+    return np.moveaxis((at_edge[1:] - at_edge[:-1]) / np.diff(edges)[:, None], 0, axis)
+
+
 def resize(image: FloatImage, height: int, width: int) -> FloatImage:
-    """Area resampling to (height, width): R_h · image · R_wᵀ."""
-    resized = resize_matrix(image.shape[0], height) @ image @ resize_matrix(image.shape[1], width).T
-    return resized.astype(np.float32, copy=False)
+    """Area resampling to (height, width), axis by axis: R_h · image · R_wᵀ with R = ``resize_matrix``."""
+    rows = _resize_axis(np.asarray(image, np.float64), height, 0)
+    return _resize_axis(rows, width, 1).astype(np.float32)
 
 
 def _filter_1d(image: FloatImage, size: int, axis: int, reduce: str) -> FloatImage:
