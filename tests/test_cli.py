@@ -221,3 +221,20 @@ def test_models_of_another_shape_and_deep_metadata_are_one_clear_line(tmp_path, 
     np.savez(tmp_path / "deep.npz", meta=np.frombuffer(('{"format_version": 2, "x": ' + deep + "}").encode(), np.uint8))
     assert main(["info", str(tmp_path / "deep.npz")]) == 1
     assert "nested too deeply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("record", [
+    {"config": "x", "metrics": [1], "epoch": {"a": 1}},
+    {"metrics": {"test": "x", "dataset": 3}},
+    {"metrics": {"test": {"accuracy": 0.5, "macro": {"f1": 0.5}}, "dataset": None}},
+])
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_info_shows_a_damaged_record_as_absent(tmp_path, record, flags, capsys):
+    from glassnet.checkpoint import save_checkpoint
+    from glassnet.nn.model import mlp
+
+    save_checkpoint(tmp_path / "model.npz", mlp([784, 8, 10], rng=np.random.default_rng(0)), record)
+    assert main(["info", str(tmp_path / "model.npz"), *flags]) == 0
+    out = capsys.readouterr().out
+    if flags:
+        json.loads(out)

@@ -95,6 +95,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
 
     model, meta = load_model(model_path(args.model))
+    meta = _readable_record(meta)
     layers = []
     for i, layer in enumerate(model.layers):
         count = sum(p.size for p in layer.params())
@@ -115,10 +116,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  total parameters {model.n_params:,}\n")
     if meta.get("config"):
         print("config: " + ", ".join(f"{k}={v}" for k, v in meta["config"].items()))
-    test = (meta.get("metrics") or {}).get("test")
+    test = meta["metrics"].get("test") if isinstance(meta["metrics"].get("test"), dict) else None
     if test:
         print(f"test accuracy {test['accuracy']:.2%}, macro F1 {test['macro']['f1']:.2%} "
-              f"({meta['metrics']['dataset'].get('name', '?')})")
+              f"({(meta['metrics'].get('dataset') or {}).get('name', '?')})")
     return 0
 
 
@@ -151,3 +152,15 @@ def _accuracy_note(meta: dict[str, Any]) -> str:
     if accuracy is None:
         accuracy = ((meta.get("metrics") or {}).get("test") or {}).get("accuracy")
     return f"test accuracy {accuracy:.2%} on MNIST" if isinstance(accuracy, float) else ""
+
+
+def _readable_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """The run record with its optional parts checked: a damaged config or metrics is shown as absent."""
+    record = dict(meta)
+    for key in ("config", "metrics"):
+        if not isinstance(record.get(key), dict):
+            record[key] = {}
+    for key in ("epoch", "glassnet_version"):
+        if not isinstance(record.get(key), (int, str)):
+            record[key] = "?"
+    return record
