@@ -209,6 +209,33 @@ def test_an_rgb_npy_array_is_one_color_image(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
+def test_an_npz_archive_named_npy_is_named_as_such(tmp_path, capsys):
+    with open(tmp_path / "digits.npy", "wb") as f:            # np.savez to an open file keeps the name
+        np.savez(f, images=synthetic_digits(2, 1)[0])
+    assert main(["predict", "--model", "demo", str(tmp_path / "digits.npy")]) == 1
+    assert "an .npz archive, not a .npy array" in capsys.readouterr().err
+
+
+def test_an_npy_too_large_is_refused_from_its_header_without_reading_it(tmp_path, capsys):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1), np.uint8))
+    header["shape"] = (100_000, 100_000)                       # 10 GB declared, a few bytes on disk
+    with open(tmp_path / "huge.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(b"\0" * 64)
+    assert main(["predict", "--model", "demo", str(tmp_path / "huge.npy")]) == 1
+    assert "not a readable .npy array" in capsys.readouterr().err   # shorter than its header says
+
+
+def test_an_npy_beyond_the_pixel_limit_is_refused_before_its_pixels_are_read(tmp_path, capsys):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1), np.uint8))
+    header["shape"] = (8_000, 8_000)                           # 64 million pixels, limit 50 million
+    with open(tmp_path / "big.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.truncate(f.tell() + 8_000 * 8_000)                   # sparse: no disk or memory spent
+    assert main(["predict", "--model", "demo", str(tmp_path / "big.npy")]) == 1
+    assert "64,000,000 values is too large (limit 50,000,000)" in capsys.readouterr().err
+
+
 def test_models_of_another_shape_and_deep_metadata_are_one_clear_line(tmp_path, capsys):
     from glassnet.checkpoint import save_checkpoint
     from glassnet.nn.model import mlp

@@ -99,4 +99,4 @@ def test_memory_is_bounded_by_the_output_not_the_aspect_ratio(shape):
     preprocess_digit(image)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 40 * image.size + 50_000_000, f"{peak / 1e6:.0f} MB for {shape}"       # a few copies, not n_in × n_out
+    assert peak < 40 * image.size + 50_000_000, f"{peak / 1e6:.0f} MB for {shape}"  # copies, not n_in × n_out

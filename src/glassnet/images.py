@@ -45,14 +45,20 @@ def read_digits(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-a
 
 def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
     try:
-        array = np.load(path, allow_pickle=False)
+        # memory-mapped, so an array's size is checked before its pixels are read
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError, SyntaxError, TokenError, MemoryError) as e:   # header: ast.literal_eval
         raise ImageInputError(f"{path}: not a readable .npy array ({e})") from e
+    if not isinstance(array, np.ndarray):                # np.load opens an .npz archive whatever its name
+        array.close()
+        raise ImageInputError(f"{path}: this is an .npz archive, not a .npy array; save one array with "
+                              "np.save(path, images)")
     if array.size > MAX_PIXELS:
         raise ImageInputError(f"{path}: {array.size:,} values is too large (limit {MAX_PIXELS:,}); "
                               "crop or shrink the images")
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise ImageInputError(f"{path}: expected uint8 pixels or floats in [0, 1], got dtype {array.dtype}")
+    array = np.array(array)                              # read the pixels, releasing the file
     if array.shape == (784,):
         array = array.reshape(28, 28)
     elif array.ndim == 2 and array.shape[1] == 784:
