@@ -67,6 +67,14 @@ def test_pickled_arrays_are_refused(saved):
         load_model(path)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.bool_, np.complex128, "U3"])
+def test_weights_that_are_not_floating_point_are_refused_by_name(saved, dtype):
+    path, _ = saved
+    _rewrite(path, lambda a: a.update({"param/0.weight": a["param/0.weight"].astype(dtype)}))
+    with pytest.raises(CheckpointError, match=r"param/0.weight has shape \(784, \d+\) and dtype .*floating"):
+        load_model(path)
+
+
 def test_wrong_shape(saved):
     path, _ = saved
     _rewrite(path, lambda a: a.update({"param/0.weight": np.zeros((784, 15), np.float32)}))
