@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -229,3 +230,36 @@ def test_a_number_beyond_float64_is_a_400(server):
     status, body, _ = request(server, "POST", "/api/predict", json.dumps({"pixels": [10**400] + [0] * 783}).encode(),
                               {"Content-Type": "application/json"})
     assert status == 400 and "too large" in body["error"]
+
+
+def _replies(server, raw: bytes) -> list[bytes]:
+    """The status lines the server sends back for the raw bytes of one connection."""
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(raw)
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    return re.findall(rb"HTTP/1\.1 \d{3}", reply)              # a body runs straight into the next reply
+
+
+def _requests(server):
+    """A request to smuggle inside a body, and a last request that closes the connection."""
+    host = f"Host: 127.0.0.1:{urlparse(server).port}\r\n".encode()
+    return (b"GET /nope HTTP/1.1\r\n" + host + b"\r\n",
+            b"GET /api/sample HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n", host)
+
+
+@pytest.mark.parametrize("path", [b"/", b"/static/app.js", b"/api/sample", b"/api/live/state", b"/nope"])
+def test_a_body_on_a_route_that_ignores_it_is_not_read_as_the_next_request(server, path):
+    smuggled, last, host = _requests(server)
+    first = b"GET " + path + b" HTTP/1.1\r\n" + host + b"Content-Length: %d\r\n\r\n" % len(smuggled)
+    statuses = _replies(server, first + smuggled + last)
+    assert len(statuses) == 2 and statuses[1].startswith(b"HTTP/1.1 200"), statuses
+
+
+def test_a_chunked_body_closes_the_connection_instead_of_being_read_as_requests(server):
+    smuggled, last, host = _requests(server)
+    assert len(_replies(server, b"GET / HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\n\r\n"
+                        + smuggled + last)) == 1
+    post = b"POST /api/predict HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n{}"
+    statuses = _replies(server, post + smuggled)
+    assert len(statuses) == 1 and statuses[0].startswith(b"HTTP/1.1 400"), statuses

@@ -100,13 +100,14 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
         def _route(self, method: str) -> None:
             path, _, query = self.path.partition("?")
             try:
+                reads_body = path == "/api/predict" or (path == "/api/live/control" and app.live is not None)
+                if not (reads_body and method == "POST" and self._addressed_to_us()):
+                    self._drain()              # a body this route ignores would be read as the next request
                 if path in API_ROUTES:
                     if not self._addressed_to_us():
-                        self._drain()
                         self._error(HTTPStatus.FORBIDDEN, "this API answers only requests addressed to "
                                     "127.0.0.1, localhost or the address it was started on")
                     elif method != API_ROUTES[path]:
-                        self._drain()
                         self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {API_ROUTES[path]}",
                                     {"Allow": API_ROUTES[path]})
                     elif path == "/api/predict":
@@ -118,7 +119,6 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                 elif path == "/" or path.startswith("/static/"):
                     name = "index.html" if path == "/" else path.removeprefix("/static/")
                     if method not in ("GET", "HEAD"):
-                        self._drain()
                         self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes GET", {"Allow": "GET, HEAD"})
                     elif name not in app.static:               # only the package's own files, by name
                         self._error(HTTPStatus.NOT_FOUND, f"no such file: {path}")
@@ -126,7 +126,6 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
                         self._send(HTTPStatus.OK, app.static[name], f"{kind}; charset=utf-8")
                 else:
-                    self._drain()
                     self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
@@ -145,7 +144,6 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
 
         def _live(self, path: str, query: str) -> None:
             if app.live is None:
-                self._drain()
                 self._error(HTTPStatus.NOT_FOUND, "this server follows no training run; "
                             "start it with 'glassnet serve RUN --live' or 'glassnet train --watch'")
             elif path == "/api/live/state":
@@ -180,7 +178,7 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
 
         def _body_length(self) -> int | None:
             raw = self.headers.get("Content-Length")
-            if raw is None or not _is_length(raw):
+            if raw is None or not _is_length(raw) or "Transfer-Encoding" in self.headers:
                 self.close_connection = True
                 self._error(HTTPStatus.LENGTH_REQUIRED if raw is None else HTTPStatus.BAD_REQUEST,
                             "send the JSON body with a valid Content-Length header")
@@ -201,9 +199,9 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                 n_bytes -= len(chunk)
 
         def _drain(self) -> None:
-            """Read (and drop) a small body so the connection stays usable; close on a large one."""
+            """Read (and drop) a small body so the connection stays usable; close on a large or chunked one."""
             raw = self.headers.get("Content-Length", "0")
-            if _is_length(raw) and int(raw) <= MAX_BODY:
+            if _is_length(raw) and int(raw) <= MAX_BODY and "Transfer-Encoding" not in self.headers:
                 self.rfile.read(int(raw))
             else:
                 self.close_connection = True
