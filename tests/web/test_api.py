@@ -108,6 +108,19 @@ def test_bad_requests_get_400_with_a_json_message(server, body, message):
     assert message in result["error"]
 
 
+def test_the_largest_drawing_at_full_float_precision_fits_in_the_body_limit(server):
+    value = 2.2250738585072014e-308                              # the longest float reprs in [0, 1]: 23 characters
+    image = np.full((512, 512), value)
+    image[100:400, 240:270] = 0.9876543210987654                  # a stroke, so the page is not blank
+    body = json.dumps({"image": image.tolist()}).encode()
+    assert len(body) <= MAX_BODY
+    status, result, _ = request(server, "POST", "/api/predict", body)
+    assert status == 200 and result["prediction"] in range(10)
+    too_wide = json.dumps({"image": np.zeros((1, 513)).tolist()}).encode()
+    status, result, _ = request(server, "POST", "/api/predict", too_wide)
+    assert status == 400 and "at most 512×512" in result["error"]
+
+
 def test_too_large_is_413_and_the_body_is_not_read(server):
     status, result, _ = request(server, "POST", "/api/predict", b"x" * (MAX_BODY + 1))
     assert status == 413 and "over the limit" in result["error"]

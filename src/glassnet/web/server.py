@@ -30,8 +30,8 @@ from glassnet.nn.model import Sequential
 from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sample
 from glassnet.web.live import LiveRun
 
-MAX_BODY = 512 * 1024            # a 512×512 drawing as JSON stays under this
-DRAIN_LIMIT = 8 * 1024 * 1024    # an oversized body up to this is read and dropped, so the client sees the 413
+MAX_BODY = 7 * 1024 * 1024      # a 512×512 drawing as JSON stays under this, whatever the values' precision
+DRAIN_LIMIT = 16 * 1024 * 1024   # an oversized body up to this is read and dropped, so the client sees the 413
 STATIC_FILES = ("index.html", "app.js", "live.js", "style.css")
 API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET", "/api/live/state": "GET", "/api/live/record": "GET",
               "/api/live/control": "POST"}
