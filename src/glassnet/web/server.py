@@ -9,14 +9,20 @@ Bodies above ``MAX_BODY`` bytes get 413
 (read and dropped up to ``DRAIN_LIMIT``, never parsed; larger ones are not read at all),
 malformed requests 400 with a JSON error, unknown paths 404, other methods
 405. Each request is handled in its own thread; a failure in one never stops
-the server. Binds to 127.0.0.1 unless told otherwise.
+the server. A request must arrive whole within ``REQUEST_SECONDS``, and open
+connections are bounded by the open-file limit: when they run out, the one that
+has waited longest for its request is closed, so slow senders cannot crowd out
+real users. Binds to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import mimetypes
+import socket
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -31,6 +37,7 @@ from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sam
 from glassnet.web.live import LiveRun
 
 MAX_BODY = 7 * 1024 * 1024      # a 512×512 drawing as JSON stays under this, whatever the values' precision
+REQUEST_SECONDS = 15.0          # from a connection's first byte of a request to its whole body
 DRAIN_LIMIT = 16 * 1024 * 1024   # an oversized body up to this is read and dropped, so the client sees the 413
 STATIC_FILES = ("index.html", "app.js", "live.js", "style.css")
 API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET", "/api/live/state": "GET", "/api/live/record": "GET",
@@ -78,8 +85,13 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:   # quiet: the CLI prints what matters
             pass
 
+        def handle_one_request(self) -> None:
+            cast(DigitServer, self.server).awaiting_request(self.connection)
+            super().handle_one_request()
+
         def _send(self, status: HTTPStatus, body: bytes, content_type: str,
                   extra: dict[str, str] | None = None) -> None:
+            cast(DigitServer, self.server).answering(self.connection)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -270,6 +282,70 @@ def _is_length(raw: str) -> bool:
 class DigitServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.request_seconds = REQUEST_SECONDS
+        self.max_connections = _connection_limit()
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._waiting: dict[socket.socket, float] = {}    # connection → when it began to wait for a request
+
+    def awaiting_request(self, connection: socket.socket) -> None:
+        with self._lock:
+            if connection in self._open:
+                self._waiting[connection] = time.monotonic()
+
+    def answering(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._waiting.pop(connection, None)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._open.add(request)
+            self._waiting[request] = time.monotonic()
+            if len(self._open) > self.max_connections:
+                self._hang_up(min(self._waiting, key=self._waiting.__getitem__))
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+            self._waiting.pop(request, None)
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Between accepts (every half second at most): close connections whose request is overdue."""
+        deadline = time.monotonic() - self.request_seconds
+        with self._lock:
+            for connection in [c for c, since in self._waiting.items() if since < deadline]:
+                self._hang_up(connection)
+
+    def _hang_up(self, connection: socket.socket) -> None:
+        """End a connection from outside its thread: its blocked read returns, and its thread closes it."""
+        del self._waiting[connection]
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as e:            # out of file descriptors: wait for one to close instead of spinning
+            if e.errno in (errno.EMFILE, errno.ENFILE):
+                time.sleep(0.1)
+            raise
+
+
+def _connection_limit() -> int:
+    """Connections to keep open at once: half the open-file limit, leaving the rest for model and data files."""
+    try:
+        import resource
+    except ImportError:                 # Windows: no such limit to respect
+        return 256
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 256 if soft == resource.RLIM_INFINITY else max(4, min(256, soft // 2 - 8))
 
 
 def make_server(app: DigitApp, host: str = "127.0.0.1", port: int = 8000) -> DigitServer:
