@@ -276,3 +276,13 @@ def test_a_chunked_body_closes_the_connection_instead_of_being_read_as_requests(
     post = b"POST /api/predict HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n{}"
     statuses = _replies(server, post + smuggled)
     assert len(statuses) == 1 and statuses[0].startswith(b"HTTP/1.1 400"), statuses
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400_that_says_so(server):
+    url = urlparse(server)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\nContent-Length: 100\r\n\r\n"
+                     '{"pixels": []}'.encode())
+        sock.shutdown(socket.SHUT_WR)                                 # the client has nothing more to send
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+    assert reply.startswith(b"HTTP/1.1 400") and b"ended after 14 of the 100 bytes" in reply, reply[:300]

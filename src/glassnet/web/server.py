@@ -141,6 +141,12 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                     self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+            except TimeoutError:                              # the client stopped sending mid-request
+                self.close_connection = True
+                try:
+                    self._error(HTTPStatus.REQUEST_TIMEOUT, "the request stopped arriving; send it whole")
+                except OSError:
+                    pass
             except Exception as e:                            # keep serving whatever one request did
                 self.close_connection = True
                 try:
@@ -171,9 +177,9 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
 
         def _control(self) -> None:
             length = self._body_length()
-            if length is None or app.live is None:
+            body = None if length is None else self._read_body(length)
+            if body is None or app.live is None:
                 return
-            body = self.rfile.read(length)
             origin, host = self.headers.get("Origin"), self.headers.get("Host", "")
             if origin != f"http://{host}":
                 self._error(HTTPStatus.FORBIDDEN, "controls are accepted only from the live view's own page")
@@ -206,6 +212,15 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
                 return None
             return length
 
+        def _read_body(self, length: int) -> bytes | None:
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True
+                self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the {length} bytes "
+                            "its Content-Length announced; send the whole body")
+                return None
+            return body
+
         def _discard(self, n_bytes: int) -> None:
             while n_bytes > 0 and (chunk := self.rfile.read(min(n_bytes, 1 << 16))):
                 n_bytes -= len(chunk)
@@ -220,9 +235,9 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
 
         def _predict(self) -> None:
             length = self._body_length()
-            if length is None:
+            body = None if length is None else self._read_body(length)
+            if body is None:
                 return
-            body = self.rfile.read(length)
             try:
                 answer = app.predict(body)
             except BadRequest as e:
