@@ -236,6 +236,39 @@ def test_an_npy_beyond_the_pixel_limit_is_refused_before_its_pixels_are_read(tmp
     assert "64,000,000 values is too large (limit 50,000,000)" in capsys.readouterr().err
 
 
+def test_a_plain_npy_named_as_a_model_is_refused_without_reading_it(tmp_path, capsys):
+    np.save(tmp_path / "model.npy", np.zeros((28, 28), np.uint8))
+    (tmp_path / "model.npy").rename(tmp_path / "model.npz")
+    assert main(["info", str(tmp_path / "model.npz")]) == 1
+    assert "a single NumPy array (.npy), not a glassnet model" in capsys.readouterr().err
+
+
+def test_files_may_follow_an_option(tmp_path, capsys):
+    digits = synthetic_digits(2, 3)[0]
+    for i in range(2):
+        np.save(tmp_path / f"{i}.npy", digits[i])
+    assert main(["predict", "demo", "--json", str(tmp_path / "0.npy"), str(tmp_path / "1.npy")]) == 0
+    assert [json.loads(line)["file"] for line in capsys.readouterr().out.splitlines()] == [
+        str(tmp_path / "0.npy"), str(tmp_path / "1.npy")]
+    with pytest.raises(SystemExit):
+        main(["predict", "demo", "--jsn", str(tmp_path / "0.npy")])
+    assert "unrecognized arguments: --jsn" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names as raw bytes")
+@pytest.mark.parametrize("flags", [[], ["--json"]])
+def test_a_file_name_that_is_not_utf8_prints_escaped_on_a_strict_utf8_stdout(tmp_path, flags):
+    import os
+
+    path = tmp_path / os.fsdecode(b"digit-\xff.npy")
+    np.save(path, synthetic_digits(1, 3)[0][0])
+    done = subprocess.run([sys.executable, "-c", "import sys; from glassnet.cli import main; sys.exit(main())",
+                           "predict", "demo", *flags, str(path)], capture_output=True,
+                          env=os.environ | {"PYTHONIOENCODING": "utf-8:strict"}, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"digit-\\udcff.npy" in done.stdout
+
+
 def test_models_of_another_shape_and_deep_metadata_are_one_clear_line(tmp_path, capsys):
     from glassnet.checkpoint import save_checkpoint
     from glassnet.nn.model import mlp

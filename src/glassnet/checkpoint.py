@@ -100,6 +100,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     """The metadata and the arrays of a checkpoint file, validated for format but not shapes."""
     path = Path(path)
     try:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":                # np.load would read a whole plain array
+                raise CheckpointError(f"{path}: a single NumPy array (.npy), not a glassnet model; a model "
+                                      "file is the .npz that 'glassnet train' writes")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError as e:
