@@ -125,3 +125,33 @@ def test_is_a_plain_zip_of_npy_files(saved):
     path, _ = saved
     with zipfile.ZipFile(path) as archive:
         assert all(name.endswith(".npy") for name in archive.namelist())
+
+
+def test_a_compressed_member_that_would_inflate_enormously_is_refused_before_inflating(saved, tmp_path):
+    import tracemalloc
+    import zipfile
+
+    path, _ = saved
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+        with dst.open("param/9.weight.npy", "w", force_zip64=True) as member:   # 400 MB of zeros, ~0.4 MB stored
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (100_000_000,)})
+            for _ in range(100):
+                member.write(bytes(4_000_000))
+    tracemalloc.start()
+    with pytest.raises(CheckpointError, match=r"param/9.weight.npy would expand from [\d,]+ to 400,000,\d+ bytes"):
+        load_model(bomb)
+    assert tracemalloc.get_traced_memory()[1] < 50_000_000
+    tracemalloc.stop()
+
+
+def test_a_legitimately_compressed_model_still_loads(saved, tmp_path):
+    path, model = saved
+    with np.load(path) as archive:
+        np.savez_compressed(tmp_path / "small.npz", **{name: archive[name] for name in archive.files})
+    loaded, _ = load_model(tmp_path / "small.npz")
+    x = np.random.default_rng(0).random((4, 784))
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.eval().predict_proba(x))

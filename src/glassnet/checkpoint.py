@@ -36,6 +36,7 @@ from glassnet.nn.params import Array
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 CHECKPOINT_NAME = "model.npz"         # the model file in a run folder
+MAX_EXPANSION = 100                   # how much more than its stored bytes a member may inflate to
 # what np.load raises on damaged files (found by fuzzing): .npy headers are parsed with ast.literal_eval,
 # zip headers with struct, and a damaged header may name an unknown zip version or compression
 _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError, MemoryError, OverflowError,
@@ -104,6 +105,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             if f.read(6) == b"\x93NUMPY":                # np.load would read a whole plain array
                 raise CheckpointError(f"{path}: a single NumPy array (.npy), not a glassnet model; a model "
                                       "file is the .npz that 'glassnet train' writes")
+        _refuse_zip_bombs(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError as e:
@@ -125,6 +127,24 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet reads "
                               f"versions {', '.join(map(str, READABLE_VERSIONS))}")
     return meta, arrays
+
+
+def _refuse_zip_bombs(path: Path) -> None:
+    """Refuse, before inflating anything, a member that would expand far beyond its stored size.
+
+    glassnet stores its arrays uncompressed, and trained weights barely compress: a member that claims
+    more than 100× its stored bytes (plus 1 MiB for arrays of zeros) was not written by glassnet.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        return                                           # not a zip: np.load says what it is
+    for member in members:
+        if member.file_size > MAX_EXPANSION * member.compress_size + (1 << 20):
+            raise CheckpointError(f"{path}: {member.filename} would expand from {member.compress_size:,} to "
+                                  f"{member.file_size:,} bytes; glassnet does not compress its models, so this "
+                                  "file is not one of them")
 
 
 def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
