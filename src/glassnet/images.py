@@ -115,4 +115,5 @@ def _pixels(image: Any) -> NDArray:  # type: ignore[type-arg]
     if mode == "1":
         return np.asarray(image, dtype=np.uint8) * np.uint8(255)
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-    return np.asarray(image.convert("RGBA" if has_alpha else "L"), dtype=np.uint8)
+    target = "RGBA" if has_alpha else "L"
+    return np.asarray(image if mode == target else image.convert(target), dtype=np.uint8)

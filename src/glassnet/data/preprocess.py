@@ -30,25 +30,33 @@ def to_unit_gray(image: NDArray) -> FloatImage:  # type: ignore[type-arg]
     """(H, W) or (H, W, 3|4) array, uint8 or float in [0, 1] → (H, W) float32 in [0, 1]."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):
-        rgb = image[..., :3].astype(np.float32)
-        gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)       # ITU-R 601 luma
-        if image.shape[2] == 4:                                        # composite onto white paper
-            alpha = image[..., 3].astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-            white = 255.0 if image.dtype == np.uint8 else 1.0
-            gray = gray * alpha + white * (1.0 - alpha)
-        image = gray if image.dtype != np.uint8 else gray / 255.0
+        gray = np.empty(image.shape[:2], np.float32)
+        rows = max(1, 1_000_000 // max(1, image.shape[1]))  # bands of a million pixels: a 50-megapixel
+        for top in range(0, image.shape[0], rows):           # photo in one piece would need 1.4 GB
+            gray[top:top + rows] = _luma(image[top:top + rows])
+        image = gray
     elif image.dtype == np.uint8:
         image = image / np.float32(255.0)
     if image.ndim != 2 or min(image.shape) < 1:
         raise ValueError(f"expected a 2-D grayscale or (H, W, 3|4) color image, got shape {image.shape}")
     if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
         raise ValueError(f"expected a numeric image, got dtype {image.dtype}")
-    image = image.astype(np.float32)
+    image = image.astype(np.float32, copy=False)
     if not np.isfinite(image).all():
         raise ValueError("the image contains NaN or inf")
     if image.min() < 0.0 or image.max() > 1.0:
         raise ValueError(f"pixel values must lie in [0, 1] (or be uint8), got {image.min():g} to {image.max():g}")
     return image
+
+
+def _luma(color: NDArray) -> FloatImage:  # type: ignore[type-arg]
+    """(H, W, 3|4) color, uint8 or float in [0, 1] → (H, W) float32 luma, transparent parts on white paper."""
+    white = 255.0 if color.dtype == np.uint8 else 1.0
+    gray = color[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)   # ITU-R 601 luma
+    if color.shape[2] == 4:                                            # composite onto white paper
+        alpha = color[..., 3].astype(np.float32) / white
+        gray = gray * alpha + white * (1.0 - alpha)
+    return gray / np.float32(white) if color.dtype == np.uint8 else gray
 
 
 def resize_matrix(n_in: int, n_out: int) -> NDArray[np.float32]:
@@ -78,7 +86,10 @@ def _resize_axis(image: NDArray[np.float64], n_out: int, axis: int) -> NDArray[n
 
 def resize(image: FloatImage, height: int, width: int) -> FloatImage:
     """Area resampling to (height, width), axis by axis: R_h · image · R_wᵀ with R = ``resize_matrix``."""
-    rows = _resize_axis(np.asarray(image, np.float64), height, 0)
+    rows = np.empty((height, image.shape[1]), np.float64)
+    band = max(1, 1_000_000 // image.shape[0])           # columns resample independently: in bands, the
+    for left in range(0, image.shape[1], band):          # float64 copies of a huge image stay small
+        rows[:, left:left + band] = _resize_axis(np.asarray(image[:, left:left + band], np.float64), height, 0)
     return _resize_axis(rows, width, 1).astype(np.float32)
 
 
