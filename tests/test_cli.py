@@ -298,3 +298,30 @@ def test_info_shows_a_damaged_record_as_absent(tmp_path, record, flags, capsys):
     out = capsys.readouterr().out
     if flags:
         json.loads(out)
+
+
+@pytest.mark.parametrize("damage", [
+    {"config": "x"},
+    {"config": [1, 2]},
+    {"history": "x"},
+    {"history": [1, "a"]},
+    {"history": [{"epoch": 1}]},
+    {"history": [{"epoch": "one", "train_loss": 0.1, "train_accuracy": 0.9, "eval_loss": 0.1,
+                  "eval_accuracy": 0.9, "lr": 0.001, "seconds": 1.0}]},
+    {"epoch": "x"},
+])
+def test_resume_from_a_damaged_training_record_is_one_clear_line(run_dir, data_dir, tmp_path, capsys, damage):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    with np.load(run / "model.npz") as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(arrays["meta"].tobytes()) | damage
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(run / "model.npz", **arrays)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert main(["train", "--resume", str(run), "--data-dir", str(data_dir), "--epochs", "3", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be resumed" in err and "Traceback" not in err, err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before           # nothing of the run was touched

@@ -56,6 +56,16 @@ class EpochStats:
     lr: float
     seconds: float
 
+    @classmethod
+    def from_record(cls, record: Any) -> EpochStats:
+        """An epoch read back from a checkpoint's history; ``ValueError`` unless it is what glassnet wrote."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(record, dict) or sorted(record) != sorted(fields):
+            raise ValueError(f"a history entry is {record!r:.80}, not a record of {', '.join(fields)}")
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in record.values()):
+            raise ValueError(f"a history entry holds a value that is not a number: {record!r:.120}")
+        return cls(**record)
+
 
 @dataclass(frozen=True)
 class TrainData:
@@ -269,7 +279,10 @@ class _Run:
             raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
                                   f"{meta['format_version']}), whose training state this version cannot resume; "
                                   "its model still loads (evaluate, predict, serve, info); start a new run")
-        saved = dict(meta.get("config") or {})
+        try:
+            saved, done = dict(meta.get("config") or {}), int(meta.get("epoch", 0))
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from None
         if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in self.config.to_dict().items()
                                                                  if k != "epochs"}:
             raise CheckpointError(f"{path}: this run was trained with another config; resume it without "
@@ -282,7 +295,7 @@ class _Run:
             raise CheckpointError(f"{path}: this run trained on other data ({(meta.get('dataset') or {}).get('name')}, "
                                   f"{(meta.get('dataset') or {}).get('n_train')} training images); resume it with the "
                                   "same data (--data-dir), or start a new run")
-        if int(meta.get("epoch", 0)) > self.config.epochs:
+        if done > self.config.epochs:
             raise CheckpointError(f"{path}: this run has done {meta['epoch']} epochs; --epochs can only extend "
                                   "it, to more than that")
         try:
@@ -290,7 +303,7 @@ class _Run:
             self.optimizer.load_state(optimizer_arrays(arrays))
             for name, generator in self.rngs.items():
                 generator.bit_generator.state = meta["rng_states"][name]
-            self.history = [EpochStats(**record) for record in meta["history"]]
+            self.history = [EpochStats.from_record(record) for record in meta["history"]]
             self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
             self.early.load(meta["early_stopping"])
             self.stopped = str(meta["stopped"])
