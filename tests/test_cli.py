@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -232,7 +233,10 @@ def test_an_npy_beyond_the_pixel_limit_is_refused_before_its_pixels_are_read(tmp
     with open(tmp_path / "big.npy", "wb") as f:
         np.lib.format.write_array_header_1_0(f, header)
         f.truncate(f.tell() + 8_000 * 8_000)                   # sparse: no disk or memory spent
+    tracemalloc.start()
     assert main(["predict", "--model", "demo", str(tmp_path / "big.npy")]) == 1
+    assert tracemalloc.get_traced_memory()[1] < 20_000_000        # the 64 MB of pixels were never read
+    tracemalloc.stop()
     assert "64,000,000 values is too large (limit 50,000,000)" in capsys.readouterr().err
 
 

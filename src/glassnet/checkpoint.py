@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from pathlib import Path
 from tokenize import TokenError
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -105,9 +105,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             if f.read(6) == b"\x93NUMPY":                # np.load would read a whole plain array
                 raise CheckpointError(f"{path}: a single NumPy array (.npy), not a glassnet model; a model "
                                       "file is the .npz that 'glassnet train' writes")
-        _refuse_zip_bombs(path)
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            _refuse_zip_bombs(f, path)
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError as e:
         raise CheckpointError(f"{path}: no such model file; train one with 'glassnet train'") from e
     except _UNREADABLE as e:
@@ -129,14 +130,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return meta, arrays
 
 
-def _refuse_zip_bombs(path: Path) -> None:
+def _refuse_zip_bombs(f: BinaryIO, path: Path) -> None:
     """Refuse, before inflating anything, a member that would expand far beyond its stored size.
 
     glassnet stores its arrays uncompressed, and trained weights barely compress: a member that claims
     more than 100× its stored bytes (plus 1 MiB for arrays of zeros) was not written by glassnet.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(f) as archive:             # reads the zip directory only
             members = archive.infolist()
     except zipfile.BadZipFile:
         return                                           # not a zip: np.load says what it is

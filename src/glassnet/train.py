@@ -67,6 +67,23 @@ class EpochStats:
         return cls(**record)
 
 
+def training_record(meta: dict[str, Any], path: str | Path) -> tuple[dict[str, Any], list[EpochStats], int]:
+    """The config, the epoch records and the epoch count a checkpoint was saved with, to resume from;
+    ``CheckpointError`` unless they are what this version of glassnet writes."""
+    if meta["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
+                              f"{meta['format_version']}), whose training state this version cannot resume; "
+                              "its model still loads (evaluate, predict, serve, info); start a new run")
+    try:
+        config, history, epoch = meta["config"], meta["history"], meta["epoch"]
+        if not isinstance(config, dict) or not isinstance(history, list) or type(epoch) is not int:
+            raise ValueError("its config, history or epoch is not what glassnet writes")
+        return config, [EpochStats.from_record(record) for record in history], epoch
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: the training record is damaged ({e}), so the run cannot be resumed; "
+                              "its model may still load: start a new run from it with --init-from") from None
+
+
 @dataclass(frozen=True)
 class TrainData:
     """Inputs (N, 784) and integer labels; ``eval_name`` is "test" or "validation".
@@ -275,14 +292,7 @@ class _Run:
 
     def restore(self, path: Path) -> None:
         meta, arrays = read_checkpoint(path)
-        if meta["format_version"] != FORMAT_VERSION:
-            raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
-                                  f"{meta['format_version']}), whose training state this version cannot resume; "
-                                  "its model still loads (evaluate, predict, serve, info); start a new run")
-        try:
-            saved, done = dict(meta.get("config") or {}), int(meta.get("epoch", 0))
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from None
+        saved, history, done = training_record(meta, path)
         if {k: v for k, v in saved.items() if k != "epochs"} != {k: v for k, v in self.config.to_dict().items()
                                                                  if k != "epochs"}:
             raise CheckpointError(f"{path}: this run was trained with another config; resume it without "
@@ -296,15 +306,14 @@ class _Run:
                                   f"{(meta.get('dataset') or {}).get('n_train')} training images); resume it with the "
                                   "same data (--data-dir), or start a new run")
         if done > self.config.epochs:
-            raise CheckpointError(f"{path}: this run has done {meta['epoch']} epochs; --epochs can only extend "
+            raise CheckpointError(f"{path}: this run has done {done} epochs; --epochs can only extend "
                                   "it, to more than that")
         try:
             restore_state(self.model, arrays, str(path))
             self.optimizer.load_state(optimizer_arrays(arrays))
             for name, generator in self.rngs.items():
                 generator.bit_generator.state = meta["rng_states"][name]
-            self.history = [EpochStats.from_record(record) for record in meta["history"]]
-            self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
+            self.history, self.epoch, self.step = history, done, int(meta["step"])
             self.early.load(meta["early_stopping"])
             self.stopped = str(meta["stopped"])
             self.extra = {key: meta[key] for key in ("init_from",) if key in meta}

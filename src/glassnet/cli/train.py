@@ -11,7 +11,7 @@ from typing import Any
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
-from glassnet.errors import CheckpointError, GlassnetError
+from glassnet.errors import GlassnetError
 from glassnet.run_folder import new_timestamped, prepare_new
 
 
@@ -19,7 +19,7 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
     """The config, the run folder (None: a new time-stamped one) and the epochs already done."""
     from glassnet.checkpoint import read_checkpoint
     from glassnet.config import with_overrides
-    from glassnet.train import EpochStats
+    from glassnet.train import training_record
 
     if args.resume is None:
         config = resolve(args.preset or "seed", args.config, config_flags(args))
@@ -30,16 +30,7 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
     if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from or args.preset:
         raise UsageError("--resume continues a run with its saved config; only --epochs may change (to extend it)")
     path = args.resume / CHECKPOINT_NAME
-    meta, _ = read_checkpoint(path)
-    try:
-        saved, history = meta.get("config") or {}, meta.get("history", [])
-        epoch = meta.get("epoch", 0)
-        if not isinstance(saved, dict) or not isinstance(history, list) or type(epoch) is not int:
-            raise ValueError("its config, history or epoch is not what glassnet writes")
-        done = [EpochStats.from_record(record) for record in history]
-    except ValueError as e:
-        raise CheckpointError(f"{path}: the training record is damaged ({e}), so the run cannot be resumed; "
-                              "its model may still load: start a new run from it with --init-from") from None
+    saved, done, _ = training_record(read_checkpoint(path)[0], path)
     return with_overrides(TrainConfig(), saved | extension, str(path)), args.resume, done
 
 
