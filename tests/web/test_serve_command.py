@@ -8,11 +8,15 @@ import sys
 import urllib.request
 
 
-def test_serve_without_a_trained_model_serves_the_pretrained_one(tmp_path):
+def start_serve(tmp_path):
+    """`glassnet serve` started in tmp_path as a user would, with no MNIST and an empty cache."""
     env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"XDG_CACHE_HOME": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", "--port", "0", "--data-dir",
-                                str(tmp_path / "no-data")], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen([sys.executable, "-m", "glassnet", "serve", "--port", "0", "--data-dir",
+                             str(tmp_path / "no-data")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+def test_serve_without_a_trained_model_serves_the_pretrained_one(tmp_path):
+    process = start_serve(tmp_path)
     try:
         line = process.stdout.readline()
         assert "glassnet/demo/model.npz" in line
@@ -31,10 +35,7 @@ def test_serve_uses_the_newest_run_and_stops_cleanly(tmp_path, model_file):
     run = tmp_path / "runs" / "20260101-000000"
     run.mkdir(parents=True)
     (run / "model.npz").write_bytes(model_file.read_bytes())
-    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"XDG_CACHE_HOME": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "glassnet", "serve", "--port", "0", "--data-dir",
-                                str(tmp_path / "no-data")], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+    process = start_serve(tmp_path)
     try:
         line = process.stdout.readline()
         assert "runs/20260101-000000/model.npz" in line and "http://127.0.0.1:" in line

@@ -24,6 +24,7 @@ FloatImage = NDArray[np.float32]
 
 MAX_SIDE = 256          # larger images are shrunk to this longest side first
 MIN_SIDE_FOR_BACKGROUND = 64
+BAND_PIXELS = 1_000_000  # huge images are converted in bands of this many pixels (float copies stay small)
 
 
 def to_unit_gray(image: NDArray) -> FloatImage:  # type: ignore[type-arg]
@@ -31,8 +32,8 @@ def to_unit_gray(image: NDArray) -> FloatImage:  # type: ignore[type-arg]
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):
         gray = np.empty(image.shape[:2], np.float32)
-        rows = max(1, 1_000_000 // max(1, image.shape[1]))  # bands of a million pixels: a 50-megapixel
-        for top in range(0, image.shape[0], rows):           # photo in one piece would need 1.4 GB
+        rows = max(1, BAND_PIXELS // max(1, image.shape[1]))  # no full-size float copy of the color
+        for top in range(0, image.shape[0], rows):             # image, only of its gray result
             gray[top:top + rows] = _luma(image[top:top + rows])
         image = gray
     elif image.dtype == np.uint8:
@@ -87,8 +88,8 @@ def _resize_axis(image: NDArray[np.float64], n_out: int, axis: int) -> NDArray[n
 def resize(image: FloatImage, height: int, width: int) -> FloatImage:
     """Area resampling to (height, width), axis by axis: R_h · image · R_wᵀ with R = ``resize_matrix``."""
     rows = np.empty((height, image.shape[1]), np.float64)
-    band = max(1, 1_000_000 // image.shape[0])           # columns resample independently: in bands, the
-    for left in range(0, image.shape[1], band):          # float64 copies of a huge image stay small
+    band = max(1, BAND_PIXELS // image.shape[0])         # columns resample independently, so in bands
+    for left in range(0, image.shape[1], band):
         rows[:, left:left + band] = _resize_axis(np.asarray(image[:, left:left + band], np.float64), height, 0)
     return _resize_axis(rows, width, 1).astype(np.float32)
 
