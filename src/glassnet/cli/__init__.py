@@ -1,4 +1,4 @@
-"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve, learn.
+"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve, learn, export, sweep, compare.
 
 The only package that prints or exits. Exit codes: 0 ok, 1 an expected failure
 (one or two lines on stderr, no traceback), 2 a usage error. Each subcommand
@@ -20,8 +20,10 @@ from pathlib import Path
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError
 from glassnet.cli.learn import cmd_learn
-from glassnet.cli.models import cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
+from glassnet.cli.models import cmd_compare, cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
+from glassnet.cli.sweep import add_parsers as add_sweep_parsers
+from glassnet.cli.sweep import cmd_sweep
 from glassnet.cli.train import cmd_train
 from glassnet.config import PRESETS, TrainConfig
 from glassnet.errors import GlassnetError
@@ -137,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="architecture, parameter counts, config and metrics of a model")
     info.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+
+    add_sweep_parsers(commands, _add_data_flags)
+    compare = commands.add_parser("compare", help="run folders side by side: a table and overlaid learning curves")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run folders (a sweep's trials/NNNN too)")
+    compare.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw their learning curves into FILE.png "
+                         "(a new file; the 'plot' extra)")
     return parser
 
 
@@ -148,7 +156,8 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve, "learn": cmd_learn,
-            "export": cmd_export}
+            "export": cmd_export, "sweep": cmd_sweep, "compare": cmd_compare}
+SWEEP_STEPS = ("run", "worker", "report", "-h", "--help")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) > 1 and argv[0] == "sweep" and argv[1] not in SWEEP_STEPS:
+        argv.insert(1, "run")                  # `glassnet sweep SPEC.toml` is `glassnet sweep run SPEC.toml`
     args, extra = parser.parse_known_args(argv)
     if args.command == "predict" and extra and not any(item.startswith("-") for item in extra):
         args.items += map(Path, extra)         # files after an option: `predict demo --json a.png b.png`

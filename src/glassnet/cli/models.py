@@ -1,4 +1,4 @@
-"""``glassnet evaluate | predict | gradcheck | info``: using and inspecting a trained model."""
+"""``glassnet evaluate | predict | gradcheck | info | export | compare``: using and inspecting trained models."""
 
 from __future__ import annotations
 
@@ -143,6 +143,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = write_onnx(model, args.out)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): input x (N, {model.n_inputs}) float32 in [0, 1], "
           f"output probabilities (N, {model.n_classes})")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from glassnet.report import compare, plots
+
+    if args.plot is not None and (args.plot.exists() or args.plot.suffix.lower() != ".png"):
+        raise UsageError(f"--plot needs the name of a new .png file; {args.plot} "
+                         + ("exists and is never replaced" if args.plot.exists() else "does not end in .png"))
+    runs = [compare.load_run(folder) for folder in args.runs]
+    print(compare.table(runs), end="")
+    if args.plot is not None:
+        if not plots.matplotlib_available():
+            raise GlassnetError("--plot needs matplotlib: pip install 'glassnet[plot]'")
+        plots.compared_runs(runs, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 

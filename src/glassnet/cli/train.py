@@ -34,38 +34,20 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
     return with_overrides(TrainConfig(), saved | extension, str(path)), args.resume, done
 
 
-def _train_data(mnist: Any, config: TrainConfig) -> Any:
-    """Training and evaluation arrays: uint8 pixels (divided by 255 batch by batch, a quarter of the
-    memory of float32 inputs), with the last ``validation_size`` training images held out if asked."""
-    from glassnet.train import TrainData
-
-    x_train, y_train = mnist.train_images.reshape(len(mnist.train_images), -1), mnist.train_labels
-    if config.validation_size > len(x_train) - 2:
-        raise GlassnetError(f"validation_size {config.validation_size} leaves fewer than 2 training images "
-                            f"(of {len(x_train)}); hold out fewer")
-    description = {"name": mnist.name, "official": mnist.official, "folder": str(mnist.folder),
-                   "n_train": len(x_train) - config.validation_size, "n_test": len(mnist.test_labels)}
-    if config.validation_size:
-        cut = len(x_train) - config.validation_size
-        return TrainData(x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], "validation", description)
-    x_test = mnist.test_images.reshape(len(mnist.test_images), -1)
-    return TrainData(x_train, y_train, x_test, mnist.test_labels, "test", description)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import update_metadata
     from glassnet.cli.watch import start_watch
     from glassnet.data.mnist import to_inputs
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
-    from glassnet.train import Callback, EpochStats, fit
+    from glassnet.train import Callback, EpochStats, TrainData, fit
 
     if args.watch and not 0 <= args.watch_port <= 65535:
         raise UsageError(f"--watch-port must be in 0-65535 (0 picks a free one), got {args.watch_port}")
     config, named, history = _resolve_run(args)
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
-    data = _train_data(mnist, config)
+    data = TrainData.from_mnist(mnist, config.validation_size)
     # the folder is made once the data and the config are known to be good: a failed start leaves nothing
     run_dir = named if args.resume is not None and named is not None else \
         prepare_new(named) if named is not None else new_timestamped()

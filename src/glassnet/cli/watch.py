@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.config import TrainConfig
-from glassnet.data.batches import as_inputs, n_batches
-from glassnet.diagnostics.record import RECORD_NAME, Controller, DiagnosticsRecorder
+from glassnet.diagnostics.record import Controller, DiagnosticsRecorder
 from glassnet.errors import GlassnetError
-from glassnet.nn.layers import Linear
-from glassnet.train import TrainData, initial_model
+from glassnet.train import TrainData
 from glassnet.web.live import LiveRun
 from glassnet.web.server import DigitApp, DigitServer, make_server
 
@@ -49,11 +47,7 @@ def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any,
     """Serve the live view of ``run_dir`` on 127.0.0.1:``port`` and return the recorder that feeds it."""
     controller, token = Controller(), secrets.token_urlsafe(24)
     live = LiveRun(run_dir, controller, token)
-    first = next(layer for layer in initial_model(config).layers if isinstance(layer, Linear))
-    x_eval = as_inputs(data.x_eval, first.weight.value.dtype)
-    recorder = DiagnosticsRecorder(run_dir / RECORD_NAME, x_eval, data.y_eval, controller=controller,
-                                   steps_per_epoch=n_batches(len(data.x_train), config.batch_size),
-                                   epochs=config.epochs, initial_first_layer=first.weight.value)
+    recorder = DiagnosticsRecorder.for_run(run_dir, config, data, controller)
     try:
         server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port)
     except OSError as e:

@@ -31,6 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.atomic import atomic_write_bytes
+from glassnet.config import TrainConfig
+from glassnet.data.batches import as_inputs, n_batches
 from glassnet.diagnostics.stats import (
     activation_stats,
     batchnorm_ranges,
@@ -40,11 +42,11 @@ from glassnet.diagnostics.stats import (
     update_ratios,
 )
 from glassnet.metrics import confusion_matrix
-from glassnet.nn.layers import ReLU
+from glassnet.nn.layers import Linear, ReLU
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
-from glassnet.train import Callback, EpochStats, StopTraining
+from glassnet.train import Callback, EpochStats, StopTraining, TrainData, initial_model
 
 RECORD_NAME = "diagnostics.jsonl"
 MAX_STEP_LINES = 2000
@@ -156,6 +158,15 @@ class DiagnosticsRecorder(Callback):
         self._last_batch_end: float | None = None
         self._step_seconds = 0.0
         self._predicted: NDArray[np.intp] | None = None
+
+    @classmethod
+    def for_run(cls, run_dir: Path, config: TrainConfig, data: TrainData,
+                controller: Controller | None = None) -> DiagnosticsRecorder:
+        """The recorder of a run of ``config`` on ``data`` into ``run_dir`` (W₀ drawn as ``fit`` draws it)."""
+        first = next(layer for layer in initial_model(config, data.sizes).layers if isinstance(layer, Linear))
+        return cls(run_dir / RECORD_NAME, as_inputs(data.x_eval, first.weight.value.dtype), data.y_eval,
+                   steps_per_epoch=n_batches(len(data.x_train), config.batch_size), epochs=config.epochs,
+                   initial_first_layer=first.weight.value, controller=controller)
 
     def on_restore(self, history: list[EpochStats]) -> None:
         self._done = list(history)

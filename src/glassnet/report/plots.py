@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,6 +13,9 @@ from numpy.typing import NDArray
 from glassnet.atomic import atomic_write_bytes
 from glassnet.metrics import ClassificationReport
 from glassnet.train import EpochStats
+
+if TYPE_CHECKING:
+    from glassnet.report.compare import RunSummary
 
 
 def matplotlib_available() -> bool:
@@ -117,4 +120,21 @@ def first_layer_weights(weight: NDArray[np.floating], path: Path, limit: int = 6
     ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     ax.axis("off")
     ax.set_title(title.format(n=n), fontsize=9)
+    return _save(fig, path)
+
+
+def compared_runs(runs: Sequence[RunSummary], path: Path) -> str:
+    """Evaluation loss and accuracy per epoch, one line per run, into the PNG ``path``."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in runs:
+        epochs = [s.epoch for s in r.history]
+        label = f"{r.name} ({r.eval_name})"
+        ax_loss.plot(epochs, [s.eval_loss for s in r.history], marker=".", label=label)
+        ax_acc.plot(epochs, [100 * s.eval_accuracy for s in r.history], marker=".", label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Evaluation loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Evaluation accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
     return _save(fig, path)

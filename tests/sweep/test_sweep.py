@@ -1,0 +1,229 @@
+"""glassnet sweep as users run it: in their own processes, on synthetic digits (trials of a fraction of a
+second), with the real MNIST for the kill tests, and on a real PostgreSQL server for many machines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from glassnet.config import load_toml  # noqa: E402
+from glassnet.sweep.study import load_study, local_url  # noqa: E402
+from tests.sweep.conftest import glassnet, start, wait_for, write_spec  # noqa: E402
+
+State = optuna.trial.TrialState
+
+
+def trials(url: str, name: str = "study") -> list[Any]:
+    study, _ = load_study(url, name)
+    return study.get_trials()
+
+
+def history(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "history.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def test_one_worker_gives_the_same_trials_from_the_same_spec_and_seed(tmp_path: Path, digits: Path) -> None:
+    spec = write_spec(tmp_path, trials=12, pruning="false")
+    runs = []
+    for name in ("a", "b"):
+        done = glassnet("sweep", spec, "--out", tmp_path / name, "--workers", "1", "--data-dir", digits)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append([(t.params, t.value) for t in trials(local_url(tmp_path / name))])
+    assert len(runs[0]) == 12 and runs[0] == runs[1]
+    (tmp_path / "seed1").mkdir()
+    other = write_spec(tmp_path / "seed1", trials=12, pruning="false", seed=1)
+    done = glassnet("sweep", other, "--out", tmp_path / "c", "--data-dir", digits)
+    assert done.returncode == 0, done.stderr
+    assert [t.params for t in trials(local_url(tmp_path / "c"))] != [p for p, _ in runs[0]]
+
+
+def test_pruned_trials_stop_before_the_budget(tmp_path: Path, digits: Path) -> None:
+    spec = write_spec(tmp_path, trials=10, epochs=4)
+    done = glassnet("sweep", spec, "--out", tmp_path / "out", "--data-dir", digits)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = trials(local_url(tmp_path / "out"))
+    pruned = [t for t in found if t.state == State.PRUNED]
+    complete = [t for t in found if t.state == State.COMPLETE]
+    assert pruned and complete and len(pruned) + len(complete) == 10
+    for t in pruned:
+        epochs = history(t.user_attrs["run_dir"])
+        assert 1 <= len(epochs) < 4
+        assert t.user_attrs["epochs"] == len(epochs) == len(t.intermediate_values)
+    for t in complete:
+        assert len(history(t.user_attrs["run_dir"])) == 4
+    assert "pruned after epoch" in (tmp_path / "out" / "workers" / "worker-0.log").read_text()
+
+
+def test_report_best_config_and_trial_folders_are_usable(tmp_path: Path, digits: Path) -> None:
+    spec = write_spec(tmp_path, trials=5)
+    out = tmp_path / "out"
+    done = glassnet("sweep", spec, "--out", out, "--data-dir", digits)
+    assert done.returncode == 0, done.stderr
+    assert "best config:" in done.stdout
+    study, loaded = load_study(local_url(out), "study")
+    best = study.best_trial
+    config = load_toml(out / "best.toml")
+    assert config == loaded.config_for(best.params)
+    assert f"trial {best.number}" in (out / "best.toml").read_text().splitlines()[0]
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [int(r["number"]) for r in rows] == list(range(5)) and {"lr", "dropout"} <= set(rows[0])
+    assert {p.name for p in (out / "plots").iterdir()} == {"optimization_history.png", "intermediate_values.png",
+                                                           "param_importances.png", "parallel_coordinate.png"}
+    report = (out / "report.md").read_text()
+    assert f"Best: trial {best.number}" in report and "| number | state | value | lr | dropout |" in report
+
+    (out / "report.md").unlink()
+    again = glassnet("sweep", "report", out)
+    assert again.returncode == 0 and (out / "report.md").read_text() == report
+
+    trial_dir = Path(best.user_attrs["run_dir"])
+    assert trial_dir.parent == out / "trials"
+    assert glassnet("info", trial_dir).returncode == 0
+    assert glassnet("evaluate", trial_dir, "--data-dir", digits).returncode == 0
+    assert (trial_dir / "diagnostics.jsonl").stat().st_size > 0        # what serve --live shows
+    trained = glassnet("train", "--config", out / "best.toml", "--epochs", "1", "--out", tmp_path / "final",
+                       "--data-dir", digits, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+
+
+def test_more_trials_continue_the_study_and_other_changes_are_refused(tmp_path: Path, digits: Path) -> None:
+    out = tmp_path / "out"
+    assert glassnet("sweep", write_spec(tmp_path, trials=3), "--out", out, "--data-dir", digits).returncode == 0
+    done = glassnet("sweep", write_spec(tmp_path, trials=5), "--out", out, "--data-dir", digits)
+    assert done.returncode == 0, done.stderr
+    assert len(trials(local_url(out))) == 5
+    changed = glassnet("sweep", write_spec(tmp_path, trials=5, epochs=3), "--out", out, "--data-dir", digits)
+    assert changed.returncode == 1 and "made from a different spec" in changed.stderr
+    assert "Traceback" not in changed.stderr
+
+
+def test_a_folder_of_someone_elses_files_is_refused_untouched(tmp_path: Path, digits: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    done = glassnet("sweep", write_spec(tmp_path), "--out", out, "--data-dir", digits)
+    assert done.returncode == 1 and "holds files glassnet did not write" in done.stderr
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    other = glassnet("sweep", write_spec(tmp_path, name="other"), "--out", tmp_path / "first", "--data-dir", digits)
+    assert other.returncode == 0
+    clash = glassnet("sweep", write_spec(tmp_path, name="second"), "--out", tmp_path / "first", "--data-dir", digits)
+    assert clash.returncode == 1 and "holds the sweep 'other'" in clash.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sweep", "missing.toml"], "cannot read the sweep spec"),
+    (["sweep", "report", "."], "is not a sweep folder"),
+    (["sweep", "worker", "--storage", "sqlite:///nowhere/x.db", "--study", "s"], "cannot"),
+    (["sweep", "worker", "--storage", "mysql://h/db", "--study", "s"], "--storage must be"),
+    (["compare", "."], "no model.npz here"),
+])
+def test_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    done = glassnet(*args, cwd=tmp_path)
+    assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr
+
+
+def _running_trial(url: str, name: str = "study", epochs_done: int = 1) -> Any:
+    """A running trial that has finished ``epochs_done`` epochs, once there is one."""
+    for t in trials(url, name):
+        if t.state == State.RUNNING and "run_dir" in t.user_attrs and len(history(t.user_attrs["run_dir"])) \
+                >= epochs_done:
+            return t
+    return None
+
+
+def test_ctrl_c_finishes_the_trial_and_twice_abandons_it(tmp_path: Path, digits: Path, processes: list) -> None:
+    spec = write_spec(tmp_path, trials=6, epochs=60, pruning="false", subset=600)
+    out = tmp_path / "out"
+    url = local_url(out)
+    created = glassnet("sweep", spec, "--out", out, "--workers", "0", "--storage", url)
+    assert created.returncode == 0, created.stderr
+    worker = ["sweep", "worker", "--storage", url, "--study", "study", "--out", out, "--data-dir", digits]
+
+    processes.append(first := start(*worker, log=tmp_path / "first.log"))
+    trial = wait_for(lambda: _running_trial(url), what="a running trial")
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=120) == 130
+    finished = next(t for t in trials(url) if t.number == trial.number)
+    assert finished.state == State.COMPLETE and len(history(trial.user_attrs["run_dir"])) == 60
+    assert "stopping after this trial" in (tmp_path / "first.log").read_text()
+
+    processes.append(second := start(*worker, log=tmp_path / "second.log"))
+    trial = wait_for(lambda: _running_trial(url), what="a running trial")
+    second.send_signal(signal.SIGINT)
+    wait_for(lambda: "stopping after this trial" in (tmp_path / "second.log").read_text(), what="the message")
+    second.send_signal(signal.SIGINT)
+    assert second.wait(timeout=120) == 130
+    after = trials(url)
+    assert next(t for t in after if t.number == trial.number).state == State.FAIL
+    queued = [t for t in after if t.state == State.WAITING]
+    assert len(queued) == 1 and queued[0].system_attrs["failed_trial"] == trial.number
+    assert queued[0].params == trial.params
+    assert "queued to run again" in (tmp_path / "second.log").read_text()
+
+
+def _kill_the_worker_of_a_running_trial(url: str, name: str) -> Any:
+    """SIGKILL the worker of a trial that is running (one epoch done of several), as when a machine is lost."""
+    trial = wait_for(lambda: _running_trial(url, name), what="a running trial with an epoch done")
+    os.kill(trial.user_attrs["pid"], signal.SIGKILL)
+    return trial
+
+
+def _check_the_killed_trial_was_retried(url: str, name: str, killed: Any, wanted: int) -> None:
+    found = trials(url, name)
+    assert sum(t.state in (State.COMPLETE, State.PRUNED) for t in found) == wanted
+    assert next(t for t in found if t.number == killed.number).state == State.FAIL
+    retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1 and retries[0].state == State.COMPLETE and retries[0].params == killed.params
+    assert retries[0].user_attrs["pid"] != killed.user_attrs["pid"]
+    assert len(history(retries[0].user_attrs["run_dir"])) == KILL_SPEC["epochs"]
+
+
+# Trials of a few seconds on 12,000 real digits, so that a kill lands mid-trial. A dead worker is noticed
+# 9 s after its last heartbeat, when the survivor has usually finished the other two trials: it must
+# wait for the dead one's trial to be failed and queued again, and run it, instead of leaving.
+KILL_SPEC = {"trials": 3, "epochs": 6, "pruning": "false", "subset": 12000, "hidden": "[256, 128]", "heartbeat": 3}
+
+
+@pytest.mark.slow
+def test_a_killed_worker_s_trial_is_retried_with_the_embedded_store(tmp_path: Path, mnist_dir: Path,
+                                                                   processes: list) -> None:
+    out = tmp_path / "out"
+    processes.append(sweep := start("sweep", write_spec(tmp_path, **KILL_SPEC), "--out", out, "--workers", "2",
+                                    "--data-dir", mnist_dir, log=tmp_path / "sweep.log"))
+    url = wait_for(lambda: (out / "study.db").exists() and local_url(out), what="the study")
+    killed = _kill_the_worker_of_a_running_trial(url, "study")
+    assert sweep.wait(timeout=600) == 0
+    printed = (tmp_path / "sweep.log").read_text()
+    assert "3 of 3 trials finished" in printed and "was killed (signal 9)" in printed
+    _check_the_killed_trial_was_retried(url, "study", killed, 3)
+
+
+@pytest.mark.slow
+def test_workers_on_two_machines_share_a_postgres_study_and_survive_a_kill(
+        tmp_path: Path, mnist_dir: Path, postgres_url: str, processes: list) -> None:
+    spec = write_spec(tmp_path, name="shared", **KILL_SPEC)
+    created = glassnet("sweep", spec, "--out", tmp_path / "coordinator", "--workers", "0", "--storage", postgres_url)
+    assert created.returncode == 0, created.stderr
+    assert "glassnet sweep worker --storage URL --study shared" in created.stdout
+    processes.extend(start("sweep", "worker", "--storage", postgres_url, "--study", "shared", "--out",
+                           tmp_path / machine, "--data-dir", mnist_dir, log=tmp_path / f"{machine}.log")
+                     for machine in ("machine-a", "machine-b"))        # each its own folder, as on its own disk
+    killed = _kill_the_worker_of_a_running_trial(postgres_url, "shared")
+    survivor = next(p for p in processes if p.pid != killed.user_attrs["pid"])
+    assert survivor.wait(timeout=600) == 0
+    _check_the_killed_trial_was_retried(postgres_url, "shared", killed, 3)
+    report = glassnet("sweep", "report", tmp_path / "coordinator", "--storage", postgres_url)
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "coordinator" / "best.toml").exists()
+    rows = list(csv.DictReader((tmp_path / "coordinator" / "trials.csv").open()))
+    assert sorted(r["state"] for r in rows) == ["complete"] * 3 + ["fail"]
+    assert [r["retry_of"] for r in rows if r["retry_of"]] == [str(killed.number)]
