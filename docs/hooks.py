@@ -101,9 +101,15 @@ def _cli_help() -> str:
 
     parser = build_parser()
     sections = [f"```text\n{parser.format_help()}```"]
-    subcommands = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, sub in subcommands.choices.items():
-        sections.append(f"## glassnet {name}\n\n```text\n{sub.format_help()}```")
+
+    def add(parent: Any, prefix: str, level: str) -> None:
+        for action in parent._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    sections.append(f"{level} {prefix} {name}\n\n```text\n{sub.format_help()}```")
+                    add(sub, f"{prefix} {name}", level + "#")
+
+    add(parser, "glassnet", "##")
     return "\n\n".join(sections)
 
 

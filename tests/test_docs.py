@@ -76,3 +76,9 @@ def test_code_quoted_in_a_derivation_stands_in_the_source(page):
     assert blocks
     missing = [line for block in blocks for line in _code_lines(block) if line not in source]
     assert not missing, f"{page} quotes lines that are not in src/glassnet: {missing}"
+
+
+def test_the_sweep_page_quotes_the_example_spec_whole():
+    """docs/sweeps.md shows examples/sweeps/lr-dropout-width.toml, which bench_sweep.py runs for its figures."""
+    block = re.search(r"```toml\n(.*?)```", (DOCS / "sweeps.md").read_text(), flags=re.S)
+    assert block and block[1] == (ROOT / "examples" / "sweeps" / "lr-dropout-width.toml").read_text()

@@ -131,6 +131,13 @@ def test_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], message: s
     assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    done = glassnet("sweep", "worker", "--storage", "postgresql://sweeper:hunter2@127.0.0.1:1/sweeps", "--study", "s")
+    assert done.returncode == 1 and "cannot" in done.stderr and "postgresql://sweeper@127.0.0.1:1/sweeps" in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+
+
 def _running_trial(url: str, name: str = "study", epochs_done: int = 1) -> Any:
     """A running trial that has finished ``epochs_done`` epochs, once there is one."""
     for t in trials(url, name):
@@ -179,6 +186,7 @@ def _kill_the_worker_of_a_running_trial(url: str, name: str) -> Any:
 
 def _check_the_killed_trial_was_retried(url: str, name: str, killed: Any, wanted: int) -> None:
     found = trials(url, name)
+    print([(t.number, t.state.name, t.system_attrs.get("failed_trial")) for t in found])   # shown if this fails
     assert sum(t.state in (State.COMPLETE, State.PRUNED) for t in found) == wanted
     assert next(t for t in found if t.number == killed.number).state == State.FAIL
     retries = [t for t in found if t.system_attrs.get("failed_trial") == killed.number]
@@ -199,10 +207,12 @@ def test_a_killed_worker_s_trial_is_retried_with_the_embedded_store(tmp_path: Pa
     out = tmp_path / "out"
     processes.append(sweep := start("sweep", write_spec(tmp_path, **KILL_SPEC), "--out", out, "--workers", "2",
                                     "--data-dir", mnist_dir, log=tmp_path / "sweep.log"))
-    url = wait_for(lambda: (out / "study.db").exists() and local_url(out), what="the study")
+    wait_for(lambda: (out / "workers").is_dir(), what="the workers, started once the study exists")
+    url = local_url(out)
     killed = _kill_the_worker_of_a_running_trial(url, "study")
-    assert sweep.wait(timeout=600) == 0
+    code = sweep.wait(timeout=600)
     printed = (tmp_path / "sweep.log").read_text()
+    assert code == 0, printed
     assert "3 of 3 trials finished" in printed and "was killed (signal 9)" in printed
     _check_the_killed_trial_was_retried(url, "study", killed, 3)
 
@@ -219,7 +229,7 @@ def test_workers_on_two_machines_share_a_postgres_study_and_survive_a_kill(
                      for machine in ("machine-a", "machine-b"))        # each its own folder, as on its own disk
     killed = _kill_the_worker_of_a_running_trial(postgres_url, "shared")
     survivor = next(p for p in processes if p.pid != killed.user_attrs["pid"])
-    assert survivor.wait(timeout=600) == 0
+    assert survivor.wait(timeout=600) == 0, [(tmp_path / f"machine-{m}.log").read_text() for m in "ab"]
     _check_the_killed_trial_was_retried(postgres_url, "shared", killed, 3)
     report = glassnet("sweep", "report", tmp_path / "coordinator", "--storage", postgres_url)
     assert report.returncode == 0, report.stderr

@@ -83,7 +83,7 @@ def write_report(study: optuna.Study, spec: SweepSpec, folder: Path) -> list[str
     if best is not None:
         atomic_write_text(folder / "best.toml", best_toml(spec, best))
         written.append("best.toml")
-    plots = _plots(study, folder / "plots")
+    plots = _plots(study, folder / "plots", f"validation {spec.objective}")
     states = {s: sum(r["state"] == s for r in rows) for s in ("complete", "pruned", "fail", "running", "waiting")}
     lines = [f"# Sweep {spec.name}", "",
              f"Objective: validation {spec.objective} ({spec.direction}); sampler {spec.sampler}, seed {spec.seed}; "
@@ -98,7 +98,7 @@ def write_report(study: optuna.Study, spec: SweepSpec, folder: Path) -> list[str
     return [*written, "report.md", *(f"plots/{p}" for p in plots)]
 
 
-def _plots(study: optuna.Study, folder: Path) -> list[str]:
+def _plots(study: optuna.Study, folder: Path, objective: str) -> list[str]:
     """Optuna's optimisation history, intermediate values, parameter importances and parallel coordinates."""
     try:
         import matplotlib
@@ -126,6 +126,8 @@ def _plots(study: optuna.Study, folder: Path) -> list[str]:
             except (ValueError, RuntimeError, ZeroDivisionError):   # too few distinct trials for this view
                 plt.close("all")
                 continue
+        if name in ("optimization_history.png", "intermediate_values.png"):
+            axes.set(xlabel="trial" if name.startswith("optimization") else "epoch", ylabel=objective)
         figure = axes.ravel()[0].figure if hasattr(axes, "ravel") else axes.figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()

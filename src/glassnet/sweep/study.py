@@ -56,8 +56,9 @@ def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: in
     """The shared store; with a heartbeat, trials whose worker went silent are failed and retried."""
     if not url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+")):
         raise SweepError(f"--storage must be a postgresql://user@host/database or sqlite:///path URL, got {url!r}")
+    # SQLite: wait up to a minute for another worker's write; PostgreSQL: give up on a server that does not answer
     engine: dict[str, Any] = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else \
-        {"pool_pre_ping": True}
+        {"pool_pre_ping": True, "connect_args": {"connect_timeout": 20}}
     beat: dict[str, Any] = {}
     if heartbeat_seconds:
         with experimental_allowed():
@@ -71,7 +72,7 @@ def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: in
         raise SweepError(f"cannot open {url.split('@')[-1]}: {e}; install the 'sweep' extra: "
                          "pip install 'glassnet[sweep]'") from e
     except Exception as e:            # SQLAlchemy's OperationalError and friends: a server or file we cannot use
-        raise SweepError(f"cannot open the study storage {_redacted(url)}: {_first_line(e)}") from e
+        raise SweepError(f"cannot open the study storage {_redacted(url)}: {_first_line(e, url)}") from e
 
 
 def _redacted(url: str) -> str:
@@ -83,8 +84,11 @@ def _redacted(url: str) -> str:
     return f"{scheme}://{user.split(':')[0]}@{host}"
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+def _first_line(error: BaseException, url: str) -> str:
+    """The first line of a database error, with the URL's password (which drivers may echo) blanked out."""
+    line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    password = url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2] if "@" in url else ""
+    return line.replace(password, "***") if password else line
 
 
 def create_study(spec: SweepSpec, url: str) -> optuna.Study:
@@ -94,7 +98,7 @@ def create_study(spec: SweepSpec, url: str) -> optuna.Study:
         study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                     load_if_exists=True)
     except Exception as e:
-        raise SweepError(f"cannot create the study {spec.name!r} in {_redacted(url)}: {_first_line(e)}") from e
+        raise SweepError(f"cannot create the study {spec.name!r} in {_redacted(url)}: {_first_line(e, url)}") from e
     saved, wanted = study.user_attrs.get(SPEC_ATTR), spec.to_dict()
     if saved is not None and saved | {"trials": spec.trials} != wanted:
         raise SweepError(f"the study {spec.name!r} in {_redacted(url)} was made from a different spec (only trials "
@@ -116,7 +120,7 @@ def load_study(url: str, name: str, index: int | None = None) -> tuple[optuna.St
     try:
         summary = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     except Exception as e:
-        raise SweepError(f"cannot read the studies in {_redacted(url)}: {_first_line(e)}") from e
+        raise SweepError(f"cannot read the studies in {_redacted(url)}: {_first_line(e, url)}") from e
     if name not in summary:
         known = ", ".join(sorted(summary)) or "none"
         raise SweepError(f"no study named {name!r} in {_redacted(url)} (studies there: {known}); "

@@ -68,13 +68,13 @@ class _RunFiles(Callback):
 class _Pruning(Callback):
     """Reports each epoch's validation figure to the study and stops the run when the pruner says so."""
 
-    def __init__(self, trial: optuna.Trial, objective: str) -> None:
-        self.trial, self.objective = trial, objective
+    def __init__(self, trial: optuna.Trial, objective: str, epochs: int) -> None:
+        self.trial, self.objective, self.epochs = trial, objective, epochs
 
     def on_epoch_end(self, stats: EpochStats) -> None:
         value = stats.eval_accuracy if self.objective == "accuracy" else stats.eval_loss
         self.trial.report(value, stats.epoch)
-        if self.trial.should_prune():
+        if stats.epoch < self.epochs and self.trial.should_prune():     # after the last epoch there is nothing to save
             raise StopTraining(f"pruned after epoch {stats.epoch}: validation {self.objective} {value:.4f} is "
                                "behind the median of earlier trials at that epoch")
 
@@ -138,7 +138,7 @@ class Worker:
             config = self.spec.config_for(params)
             prepare_new(folder)
             callbacks = [_RunFiles(folder, config), DiagnosticsRecorder.for_run(folder, config, self.data),
-                         _Pruning(trial, self.spec.objective)]
+                         _Pruning(trial, self.spec.objective, config.epochs)]
             self.log(f"trial {trial.number}: {shown}")
             result = fit(config, self.data, run_dir=folder, callbacks=callbacks)
         except GlassnetError as e:
