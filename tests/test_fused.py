@@ -120,3 +120,4 @@ def test_folded_inference_equals_the_layers(dtype, tol, options):
     folded = fold(model).infer(x)
     assert folded.dtype == dtype
     np.testing.assert_allclose(folded, expected, rtol=0, atol=tol * np.abs(expected).max())
+    np.testing.assert_allclose(fold(model).infer(x[:1]), folded[:1], rtol=0, atol=tol * np.abs(expected).max())

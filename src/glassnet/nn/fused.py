@@ -224,13 +224,16 @@ class FoldedMLP:
     biases: tuple[Array, ...]
 
     def infer(self, x: Array) -> Array:
-        """Logits (N, C) for inputs x (N, D), in the weights' dtype."""
-        x = np.asarray(x).astype(self.weights[0].dtype, copy=False)
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            x = x @ weight + bias
-            if i < len(self.weights) - 1:
-                np.maximum(x, 0, out=x)
-        return x
+        """Logits (N, C) for inputs x (N, D), in the weights' dtype; bias and ReLU applied in place.
+        Nothing is kept between calls, so threads may share a ``FoldedMLP``."""
+        h = np.asarray(x).astype(self.weights[0].dtype, copy=False)
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
+            h = h @ weight
+            h += bias
+            np.maximum(h, 0, out=h)                                         # ReLU
+        logits = h @ self.weights[-1]
+        logits += self.biases[-1]
+        return logits
 
     def predict_proba(self, x: Array) -> Array:
         return softmax(self.infer(x))
