@@ -177,6 +177,26 @@ def test_ctrl_c_finishes_the_trial_and_twice_abandons_it(tmp_path: Path, digits:
     assert "queued to run again" in (tmp_path / "second.log").read_text()
 
 
+def test_ctrl_c_on_the_sweep_stops_its_workers_and_the_same_command_continues(tmp_path: Path, digits: Path,
+                                                                               processes: list) -> None:
+    spec = write_spec(tmp_path, trials=4, epochs=40, pruning="false", subset=600)
+    out = tmp_path / "out"
+    command = ["sweep", spec, "--out", out, "--workers", "2", "--data-dir", digits]
+    processes.append(sweep := start(*command, log=tmp_path / "sweep.log"))
+    wait_for(lambda: (out / "workers").is_dir(), what="the workers")
+    wait_for(lambda: _running_trial(local_url(out)), what="a running trial")
+    sweep.send_signal(signal.SIGINT)
+    assert sweep.wait(timeout=120) == 130
+    printed = (tmp_path / "sweep.log").read_text()
+    assert "workers finish their trials and stop" in printed and f"continue with: glassnet sweep {spec}" in printed
+    after = trials(local_url(out))
+    assert not [t for t in after if t.state in (State.RUNNING, State.FAIL)], "each worker finished its trial"
+    assert 1 <= len(after) < 4
+    again = glassnet(*command)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sum(t.state == State.COMPLETE for t in trials(local_url(out))) == 4
+
+
 def _kill_the_worker_of_a_running_trial(url: str, name: str) -> Any:
     """SIGKILL the worker of a trial that is running (one epoch done of several), as when a machine is lost."""
     trial = wait_for(lambda: _running_trial(url, name), what="a running trial with an epoch done")
