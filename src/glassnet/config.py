@@ -159,15 +159,20 @@ def with_overrides(base: TrainConfig, overrides: dict[str, Any], source: str = "
     return dataclasses.replace(base, **values)
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The table of a TOML file; ``ConfigError`` naming ``what`` the file is if it cannot be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the {what} ({e.strerror or e})") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+
+
 def load_toml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
     """Read a TOML file of config fields on top of ``base`` (default: the ``seed`` preset)."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from e
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+    table = read_toml(path, "config file")
     nested = [k for k, v in table.items() if isinstance(v, dict)]
     if nested:
         raise ConfigError(f"{path}: config fields go at the top level, found table(s) {', '.join(nested)}")

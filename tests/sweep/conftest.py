@@ -6,8 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +65,6 @@ def start(*args: str | Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as f:
         return subprocess.Popen([sys.executable, "-m", "glassnet", *map(str, args)], stdout=f,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 120, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ optuna = pytest.importorskip("optuna")
 
 from glassnet.config import load_toml  # noqa: E402
 from glassnet.sweep.study import load_study, local_url  # noqa: E402
-from tests.sweep.conftest import glassnet, start, wait_for, write_spec  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
+from tests.sweep.conftest import glassnet, start, write_spec  # noqa: E402
 
 State = optuna.trial.TrialState
 

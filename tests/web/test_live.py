@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from glassnet.diagnostics.record import RECORD_NAME, read_records
+from tests.helpers import wait_for
 from tests.mnist_fixtures import write_mnist_folder
 from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium
 
@@ -79,16 +80,6 @@ class Process:
                 return "".join(self.seen)
 
 
-def _wait(condition, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
-
-
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
@@ -117,7 +108,7 @@ def test_controls_need_the_token_and_the_page_origin_and_stop_keeps_the_checkpoi
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "500", *TRAIN, "--watch")
     url = train.url()
-    _wait(lambda: _epochs(run))
+    wait_for(lambda: _epochs(run))
     state = _get(url + "/api/live/state")
     assert state["controllable"] and not state["finished"] and len(state["token"]) > 20
     origin = url                                                   # what the page itself sends
@@ -127,7 +118,7 @@ def test_controls_need_the_token_and_the_page_origin_and_stop_keeps_the_checkpoi
     assert _control(url, "explode", state["token"], origin)[0] == 400
     status, paused = _control(url, "pause", state["token"], origin)
     assert status == 200 and paused["paused"]
-    step = _wait(lambda: _get(url + "/api/live/state")["paused_at_step"])
+    step = wait_for(lambda: _get(url + "/api/live/state")["paused_at_step"])
     size = (run / RECORD_NAME).stat().st_size
     assert _get(url + "/api/live/state")["paused_at_step"] == step and (run / RECORD_NAME).stat().st_size == size
     assert _control(url, "stop", state["token"], origin)[0] == 200
@@ -142,7 +133,7 @@ def test_the_record_survives_kill_9_and_resume_continues_it(data_dir, tmp_path):
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "6", *TRAIN, "--watch")
     train.url()
-    _wait(lambda: len(_epochs(run)) >= 2)
+    wait_for(lambda: len(_epochs(run)) >= 2)
     train.finish(sig=signal.SIGKILL)
     records, _ = read_records(run / RECORD_NAME)                  # every complete line parses
     assert records[0]["kind"] == "meta" and len(_epochs(run)) >= 2

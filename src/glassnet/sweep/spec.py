@@ -36,12 +36,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from glassnet.config import PRESETS, TrainConfig, with_overrides
+from glassnet.config import PRESETS, TrainConfig, read_toml, with_overrides
 from glassnet.errors import ConfigError
 
 OBJECTIVES = {"accuracy": "maximize", "loss": "minimize"}
@@ -129,12 +128,7 @@ def _dimension_table(d: Dimension) -> dict[str, Any]:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a spec file; every mistake is a ``ConfigError`` naming the key and what to write."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read the sweep spec ({e.strerror or e})") from e
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+    table = read_toml(path, "sweep spec")
     table.setdefault("name", path.stem)
     return spec_from_dict(table, str(path))
 
