@@ -120,6 +120,25 @@ def test_a_folder_of_someone_elses_files_is_refused_untouched(tmp_path: Path, di
     assert clash.returncode == 1 and "holds the sweep 'other'" in clash.stderr
 
 
+def test_trials_whose_drawn_config_is_invalid_fail_with_the_reason_and_others_still_count(
+        tmp_path: Path, digits: Path) -> None:
+    spec = write_spec(tmp_path, trials=6)
+    spec.write_text(spec.read_text().replace("[base]\n", '[base]\nschedule = "cosine"\n').replace(
+        "[space]\n", '[space]\nwarmup_epochs = { type = "int", low = 0, high = 1 }\n'
+                     'epochs = { type = "int", low = 1, high = 2 }\n'))
+    done = glassnet("sweep", spec, "--out", tmp_path / "out", "--data-dir", digits)
+    found = trials(local_url(tmp_path / "out"))
+    failed = [t for t in found if t.state == State.FAIL]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sum(t.state in (State.COMPLETE, State.PRUNED) for t in found) == 6
+    assert failed, "warmup_epochs = 1 with epochs = 1 is drawn at least once"
+    for t in failed:
+        assert t.params["warmup_epochs"] >= t.params["epochs"]
+        assert "warmup_epochs" in t.user_attrs["error"]
+        assert "run_dir" not in t.user_attrs and not (tmp_path / "out" / "trials" / f"{t.number:04d}").exists()
+    assert "failed: " in (tmp_path / "out" / "workers" / "worker-0.log").read_text()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["sweep", "missing.toml"], "cannot read the sweep spec"),
     (["sweep", "report", "."], "is not a sweep folder"),

@@ -29,7 +29,7 @@ from glassnet.sweep.study import SweepError, counts, experimental_allowed, trial
 from glassnet.train import Callback, EpochStats, StopTraining, TrainData, evaluate, fit
 
 TRIALS_FOLDER = "trials"
-MAX_ERRORS_IN_A_ROW = 3              # trials failing on an error (not a divergence) before the worker gives up
+MAX_ERRORS_IN_A_ROW = 5              # trials failing on an error (not a divergence) before the worker gives up
 
 
 class Interrupted(Exception):
@@ -133,13 +133,13 @@ class Worker:
         folder = self._folder(trial.number)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
-        trial.set_user_attr("run_dir", str(folder.resolve()))
+        self.log(f"trial {trial.number}: {shown}")
         try:
             config = self.spec.config_for(params)
             prepare_new(folder)
+            trial.set_user_attr("run_dir", str(folder.resolve()))
             callbacks = [_RunFiles(folder, config), DiagnosticsRecorder.for_run(folder, config, self.data),
                          _Pruning(trial, self.spec.objective, config.epochs)]
-            self.log(f"trial {trial.number}: {shown}")
             result = fit(config, self.data, run_dir=folder, callbacks=callbacks)
         except GlassnetError as e:
             trial.set_user_attr("error", str(e).splitlines()[0])
