@@ -88,7 +88,6 @@ class Worker:
         self.data = TrainData.from_mnist(mnist, spec.base.validation_size, spec.train_subset)
         self.summary = WorkerSummary()
         self._trial: optuna.Trial | None = None
-        self._interrupted = False
 
     def run(self) -> WorkerSummary:
         """Run trials until the study has as many finished ones as it asks for (or a stop is requested)."""
@@ -110,9 +109,10 @@ class Worker:
         try:
             self.study.optimize(self._objective, n_trials=1, catch=(GlassnetError,), gc_after_trial=False)
         except KeyboardInterrupt:
-            if self._trial is not None:            # Optuna has marked it failed; queue it for another worker
-                number = self._trial.number
-                frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == number)
+            number = self._trial.number if self._trial is not None else None
+            frozen = next((t for t in self.study.get_trials(deepcopy=False) if t.number == number), None)
+            if frozen is not None and frozen.state == optuna.trial.TrialState.FAIL:
+                # Optuna marked the interrupted trial failed; queue it for another worker
                 with experimental_allowed():
                     RetryHeartbeatStaleTrialCallback(self.spec.max_retries)(self.study, frozen)
                 self.log(f"trial {frozen.number}: abandoned (its checkpoint stays in {self._folder(frozen.number)}); "
