@@ -61,6 +61,9 @@ def test_pruned_trials_stop_before_the_budget(tmp_path: Path, digits: Path) -> N
         assert t.user_attrs["epochs"] == len(epochs) == len(t.intermediate_values)
     for t in complete:
         assert len(history(t.user_attrs["run_dir"])) == 4
+        metrics = json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())
+        assert metrics["validation"]["accuracy"] == t.value and "test" not in metrics
+    assert not any((Path(t.user_attrs["run_dir"]) / "metrics.json").exists() for t in pruned)
     assert "pruned after epoch" in (tmp_path / "out" / "workers" / "worker-0.log").read_text()
 
 

@@ -157,6 +157,12 @@ class Worker:
             raise KeyboardInterrupt
         loss, accuracy, _ = evaluate(result.model, self.data.x_eval, self.data.y_eval)
         value = accuracy if self.spec.objective == "accuracy" else loss
+        # the run's final figures, as glassnet train writes them, but on validation: a sweep never looks at
+        # the test set (a pruned trial has none: like a stopped run, it could be resumed)
+        run_files.write_metrics(folder, {"dataset": self.data.description,
+                                         "validation": {"accuracy": accuracy, "loss": loss},
+                                         "epochs": len(result.history), "sweep": {"study": self.study.study_name,
+                                                                                  "trial": trial.number}})
         self.log(f"trial {trial.number}: validation {self.spec.objective} {value:.4f} after "
                  f"{len(result.history)} epochs ({result.stop_reason})")
         return value
