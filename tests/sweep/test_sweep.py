@@ -200,15 +200,16 @@ def test_ctrl_c_finishes_the_trial_and_twice_abandons_it(tmp_path: Path, digits:
     assert "queued to run again" in (tmp_path / "second.log").read_text()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_on_the_sweep_stops_its_workers_and_the_same_command_continues(tmp_path: Path, digits: Path,
-                                                                               processes: list) -> None:
+                                                                               processes: list, stop: int) -> None:
     spec = write_spec(tmp_path, trials=4, epochs=40, pruning="false", subset=600)
     out = tmp_path / "out"
     command = ["sweep", spec, "--out", out, "--workers", "2", "--data-dir", digits]
     processes.append(sweep := start(*command, log=tmp_path / "sweep.log"))
     wait_for(lambda: (out / "workers").is_dir(), what="the workers")
     wait_for(lambda: _running_trial(local_url(out)), what="a running trial")
-    sweep.send_signal(signal.SIGINT)
+    sweep.send_signal(stop)
     assert sweep.wait(timeout=120) == 130
     printed = (tmp_path / "sweep.log").read_text()
     assert "workers finish their trials and stop" in printed and f"continue with: glassnet sweep {spec}" in printed

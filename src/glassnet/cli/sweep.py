@@ -61,7 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from glassnet.sweep.local import available_cores, prepare_folder, start_workers
     from glassnet.sweep.spec import load_spec
-    from glassnet.sweep.study import counts, create_study, local_url
+    from glassnet.sweep.study import counts, create_study, local_url, redacted
     from glassnet.train import TrainData
 
     if args.workers < 0 or (args.workers == 0 and not args.storage):
@@ -84,11 +84,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.storage:
         print(f"other machines can join with: {join}", flush=True)
     started = time.perf_counter()
+    signal.signal(signal.SIGTERM, _interrupt)               # `kill` stops the workers too, as Ctrl-C does
     workers = start_workers(args.workers, url, spec.name, folder, _data_args(mnist))
-    interrupted = _follow(study, workers)
+    try:
+        interrupted = _follow(study, workers)
+    finally:
+        for w in workers:                                   # on an error here: no worker is left running alone
+            if w.poll() is None:
+                w.terminate()                               # it abandons its trial, which is queued again
     print(f"\n{len(workers)} worker(s) done in {time.perf_counter() - started:.0f} s", flush=True)
-    again = f"glassnet sweep {args.spec} --out {folder}" + (f" --storage {args.storage}" if args.storage else "")
+    again = f"glassnet sweep {args.spec} --out {folder}" + (f" --storage {redacted(args.storage)}" if args.storage
+                                                            else "")
     return _finish(study, spec, folder, workers, interrupted, again)
+
+
+def _interrupt(number: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _follow(study: Any, workers: list[subprocess.Popen[bytes]]) -> int:

@@ -72,11 +72,11 @@ def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: in
         raise SweepError(f"cannot open {url.split('@')[-1]}: {e}; install the 'sweep' extra: "
                          "pip install 'glassnet[sweep]'") from e
     except Exception as e:            # SQLAlchemy's OperationalError and friends: a server or file we cannot use
-        raise SweepError(f"cannot open the study storage {_redacted(url)}: {_first_line(e, url)}") from e
+        raise SweepError(f"cannot open the study storage {redacted(url)}: {_first_line(e, url)}") from e
 
 
-def _redacted(url: str) -> str:
-    """The URL without a password."""
+def redacted(url: str) -> str:
+    """The URL without a password, to print."""
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
@@ -98,10 +98,10 @@ def create_study(spec: SweepSpec, url: str) -> optuna.Study:
         study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                     load_if_exists=True)
     except Exception as e:
-        raise SweepError(f"cannot create the study {spec.name!r} in {_redacted(url)}: {_first_line(e, url)}") from e
+        raise SweepError(f"cannot create the study {spec.name!r} in {redacted(url)}: {_first_line(e, url)}") from e
     saved, wanted = study.user_attrs.get(SPEC_ATTR), spec.to_dict()
     if saved is not None and saved | {"trials": spec.trials} != wanted:
-        raise SweepError(f"the study {spec.name!r} in {_redacted(url)} was made from a different spec (only trials "
+        raise SweepError(f"the study {spec.name!r} in {redacted(url)} was made from a different spec (only trials "
                          "may change, to ask for more); give this one another name (name = \"...\") or another "
                          "--out/--storage")
     if saved != wanted:
@@ -120,10 +120,10 @@ def load_study(url: str, name: str, index: int | None = None) -> tuple[optuna.St
     try:
         summary = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     except Exception as e:
-        raise SweepError(f"cannot read the studies in {_redacted(url)}: {_first_line(e, url)}") from e
+        raise SweepError(f"cannot read the studies in {redacted(url)}: {_first_line(e, url)}") from e
     if name not in summary:
         known = ", ".join(sorted(summary)) or "none"
-        raise SweepError(f"no study named {name!r} in {_redacted(url)} (studies there: {known}); "
+        raise SweepError(f"no study named {name!r} in {redacted(url)} (studies there: {known}); "
                          "start it with: glassnet sweep SPEC.toml --storage URL")
     attrs = summary[name].user_attrs
     if SPEC_ATTR not in attrs:
