@@ -63,6 +63,12 @@ class Checks:
         self.results.append(Result(self.exercise, name, True))
         return True
 
+    def run_in_order(self, *steps: tuple[str, Callable[[], None]]) -> None:
+        """Run the checks in turn, up to the first that fails: the later ones build on it."""
+        for name, check in steps:
+            if not self.run(name, check):
+                return
+
     def _where(self, error: Exception) -> str:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == self.path]
         return f" ({self.path.name}, line {frames[-1].lineno})" if frames else ""
@@ -140,8 +146,7 @@ def check_scalar_graph(module: ModuleType, checks: Checks) -> None:
                     raise _Failed(f"∂f/∂{node} for a, b, c = {a}, {b}, {c}: got {got[node]:.6g}, expected "
                                   f"{value:.6g}{numerical}")
 
-    if checks.run("forward: u, v, f", forward):
-        checks.run("backward: the chain rule, node by node", backward)
+    checks.run_in_order(("forward: u, v, f", forward), ("backward: the chain rule, node by node", backward))
 
 
 def _central(module: ModuleType, a: float, b: float, c: float, name: str, h: float = 1e-6) -> float:
@@ -191,10 +196,8 @@ def check_linear(module: ModuleType, checks: Checks) -> None:
         for n in BATCHES:
             _gradcheck(pair(True)[0], rng.standard_normal((n, 5)), rng)
 
-    for name, check in (("forward", forward), ("backward against glassnet", backward),
-                        ("backward against finite differences", finite_differences)):
-        if not checks.run(name, check):
-            return
+    checks.run_in_order(("forward", forward), ("backward against glassnet", backward),
+                        ("backward against finite differences", finite_differences))
 
 
 def check_relu(module: ModuleType, checks: Checks) -> None:
@@ -219,10 +222,8 @@ def check_relu(module: ModuleType, checks: Checks) -> None:
         values[np.abs(values) < 1e-3] = 0.5                  # away from the kink
         _gradcheck(module.ReLU(), values, rng)
 
-    for name, check in (("forward", forward), ("backward", backward),
-                        ("backward against finite differences", finite_differences)):
-        if not checks.run(name, check):
-            return
+    checks.run_in_order(("forward", forward), ("backward", backward),
+                        ("backward against finite differences", finite_differences))
 
 
 def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
@@ -260,10 +261,8 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
         module.softmax_cross_entropy(logits, labels)
         require(np.array_equal(logits, before), "the function changed its argument logits in place")
 
-    for name, check in (("loss and gradient", values), ("stable for large logits", stable),
-                        ("leaves its arguments unchanged", untouched)):
-        if not checks.run(name, check):
-            return
+    checks.run_in_order(("loss and gradient", values), ("stable for large logits", stable),
+                        ("leaves its arguments unchanged", untouched))
 
 
 def check_dropout(module: ModuleType, checks: Checks) -> None:
@@ -319,12 +318,10 @@ def check_dropout(module: ModuleType, checks: Checks) -> None:
         _gradcheck(module.Dropout(0.5, rng=np.random.default_rng(10)),
                    np.random.default_rng(11).standard_normal((7, 6)), np.random.default_rng(12))
 
-    for name, check in (("training: drop with probability p, scale by 1/(1 − p)", scaling),
+    checks.run_in_order(("training: drop with probability p, scale by 1/(1 − p)", scaling),
                         ("backward with the forward's mask", backward), ("inference is the identity", inference),
                         ("masks come from the layer's generator", seeded),
-                        ("backward against finite differences", finite_differences)):
-        if not checks.run(name, check):
-            return
+                        ("backward against finite differences", finite_differences))
 
 
 def _batchnorm_case(n: int, rng: np.random.Generator, constant_column: bool = False) -> tuple[np.ndarray, ...]:
@@ -377,8 +374,7 @@ def check_batchnorm_graph(module: ModuleType, checks: Checks) -> None:
             expect(dgamma, layer.gamma.grad, f"∂L/∂γ at batch {n}", n=n)
             expect(dx, want_dx, f"∂L/∂x at batch {n}", n=n, mistakes=_batchnorm_mistakes(x, gamma, g))
 
-    if checks.run("forward", forward):
-        checks.run("backward, node by node, against glassnet", backward)
+    checks.run_in_order(("forward", forward), ("backward, node by node, against glassnet", backward))
 
 
 def check_batchnorm(module: ModuleType, checks: Checks) -> None:
@@ -452,12 +448,10 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
             x, gamma, beta, _ = _batchnorm_case(n, rng)
             _gradcheck(pair(gamma, beta)[0], x, rng)
 
-    for name, check in (("training: forward and backward against glassnet", training),
+    checks.run_in_order(("training: forward and backward against glassnet", training),
                         ("running averages", running), ("inference mode", inference),
                         ("backward follows the mode of its forward", follows_forward),
-                        ("backward against finite differences", finite_differences)):
-        if not checks.run(name, check):
-            return
+                        ("backward against finite differences", finite_differences))
 
 
 def check_adam(module: ModuleType, checks: Checks) -> None:
@@ -534,5 +528,4 @@ def check_init(module: ModuleType, checks: Checks) -> None:
         expect(draws[0], he_normal(np.random.default_rng(1), 30, 20, np.float64),
                "the weights for seed 1 (rng.standard_normal((fan_in, fan_out)) · √(2/fan_in), as glassnet draws them)")
 
-    if checks.run("variance 2/fan_in", variance):
-        checks.run("seeded, shaped and typed", seeded)
+    checks.run_in_order(("variance 2/fan_in", variance), ("seeded, shaped and typed", seeded))
