@@ -59,21 +59,21 @@ def fused_parts(x_train: np.ndarray, y_train: np.ndarray, batch: int) -> dict[st
 
     def backward_elementwise(i: int) -> Callable[[], object]:
         def run() -> object:
-            np.copyto(arrays[i]["grad"], saved_grads[i])
+            np.copyto(arrays[i]["grad"], saved_grads[i])   # its input, which _backward overwrites (counted with it)
             return _backward(blocks[i], inputs[i], arrays[i])
         return run
 
     parts: dict[str, Callable[[], object]] = {
         "gather": lambda: gather(x_train, indices, x_batch),
         "products": lambda: (
-            [np.matmul(inputs[i], w.value, out=a["z"]) for i, (w, a) in enumerate(zip(weights, arrays))],
+            [np.matmul(inputs[i], w.value, out=a["z"]) for i, (w, a) in enumerate(zip(weights[:2], arrays))],
             np.matmul(inputs[2], head.weight.value, out=logits),
             [np.matmul(inputs[i].T, arrays[i]["grad"], out=w.grad) for i, w in enumerate(weights[:2])],
             np.matmul(inputs[2].T, grad_logits, out=head.weight.grad),
             np.matmul(grad_logits, head.weight.value.T, out=arrays[1]["grad"]),
             np.matmul(arrays[1]["grad"], weights[1].value.T, out=arrays[0]["grad"])),
         "products in the blocks' forward": lambda: [
-            np.matmul(inputs[i], w.value, out=a["z"]) for i, (w, a) in enumerate(zip(weights, arrays))],
+            np.matmul(inputs[i], w.value, out=a["z"]) for i, (w, a) in enumerate(zip(weights[:2], arrays))],
         "products in the blocks' backward": lambda: [
             np.matmul(inputs[i].T, arrays[i]["grad"], out=w.grad) for i, w in enumerate(weights[:2])],
         "blocks' forward": lambda: [

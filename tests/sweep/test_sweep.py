@@ -117,6 +117,8 @@ def test_a_folder_of_someone_elses_files_is_refused_untouched(tmp_path: Path, di
     done = glassnet("sweep", write_spec(tmp_path), "--out", out, "--data-dir", digits)
     assert done.returncode == 1 and "holds files glassnet did not write" in done.stderr
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    a_file = glassnet("sweep", write_spec(tmp_path), "--out", out / "notes.txt", "--data-dir", digits)
+    assert a_file.returncode == 1 and "is a file" in a_file.stderr and (out / "notes.txt").read_text() == "keep me"
     other = glassnet("sweep", write_spec(tmp_path, name="other"), "--out", tmp_path / "first", "--data-dir", digits)
     assert other.returncode == 0
     clash = glassnet("sweep", write_spec(tmp_path, name="second"), "--out", tmp_path / "first", "--data-dir", digits)

@@ -24,15 +24,16 @@ class RunSummary:
         return "validation" if self.config.get("validation_size") else "test"
 
 
-def load_run(folder: Path, name: str | None = None) -> RunSummary:
+def load_run(folder: Path) -> RunSummary:
     """What a run folder's checkpoint records: config, epochs and, once finished, the test accuracy."""
     path = folder / CHECKPOINT_NAME if folder.is_dir() else folder
     if not path.is_file():
         raise CheckpointError(f"{folder}: no {CHECKPOINT_NAME} here; name run folders (or their model files)")
     meta, _ = read_checkpoint(path)
     config, history, _ = training_record(meta, path)
-    test = meta.get("metrics", {}).get("test", {}).get("accuracy") if isinstance(meta.get("metrics"), dict) else None
-    return RunSummary(name or str(folder), config, history, test if isinstance(test, float) else None)
+    metrics = meta.get("metrics")
+    test = metrics.get("test", {}).get("accuracy") if isinstance(metrics, dict) else None
+    return RunSummary(str(folder), config, history, test if isinstance(test, float) else None)
 
 
 def differing_fields(runs: Sequence[RunSummary]) -> list[str]:

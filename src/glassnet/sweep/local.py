@@ -25,8 +25,8 @@ def prepare_folder(folder: Path, study: str) -> Path:
     marker = folder / MARKER
     if marker.is_file():
         try:
-            owner = json.loads(marker.read_text(encoding="utf-8"))["study"]
-        except (OSError, ValueError, KeyError, TypeError):
+            owner: str | None = study_of(folder)
+        except SweepError:
             owner = None
         if owner != study:
             raise SweepError(f"{folder} holds the sweep {owner!r}, not {study!r}; choose another --out")
@@ -37,8 +37,8 @@ def prepare_folder(folder: Path, study: str) -> Path:
             raise SweepError(f"{folder} exists and holds files glassnet did not write; a sweep goes into a new "
                              "or empty folder, so nothing of yours is overwritten. Choose another --out")
         marker.write_text(json.dumps({"study": study, "glassnet_version": __version__}) + "\n", encoding="utf-8")
-    except NotADirectoryError:
-        raise SweepError(f"{folder} exists and is not a folder; choose another --out") from None
+    except (FileExistsError, NotADirectoryError):
+        raise SweepError(f"{folder} or a folder above it is a file; choose another --out") from None
     except OSError as e:
         raise SweepError(f"cannot create the sweep folder {folder}: {e.strerror or e}") from e
     return folder

@@ -43,7 +43,7 @@ from typing import Any, Literal
 from glassnet.config import PRESETS, TrainConfig, read_toml, with_overrides
 from glassnet.errors import ConfigError
 
-OBJECTIVES = {"accuracy": "maximize", "loss": "minimize"}
+OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {"accuracy": "maximize", "loss": "minimize"}
 SAMPLERS = ("tpe", "random", "grid")
 KINDS = ("log_uniform", "uniform", "int", "categorical")
 _TOP = {"name", "trials", "objective", "sampler", "seed", "heartbeat_seconds", "max_retries",
@@ -91,7 +91,7 @@ class SweepSpec:
 
     @property
     def direction(self) -> Literal["maximize", "minimize"]:
-        return "maximize" if self.objective == "accuracy" else "minimize"
+        return OBJECTIVES[self.objective]
 
     def config_for(self, params: dict[str, Any]) -> TrainConfig:
         """The training config of a trial whose drawn values are ``params`` (as the study stores them)."""

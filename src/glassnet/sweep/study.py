@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import urllib.parse
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,19 +76,23 @@ def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: in
         raise SweepError(f"cannot open the study storage {redacted(url)}: {_first_line(e, url)}") from e
 
 
+def _password(url: str) -> str:
+    try:
+        return urllib.parse.urlsplit(url).password or ""
+    except ValueError:                 # not a URL with a well-formed host part: nothing to hide
+        return ""
+
+
 def redacted(url: str) -> str:
-    """The URL without a password, to print."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    user, host = rest.rsplit("@", 1)
-    return f"{scheme}://{user.split(':')[0]}@{host}"
+    """The URL without its password, to print."""
+    password = _password(url)
+    return url.replace(f":{password}@", "@", 1) if password else url
 
 
 def _first_line(error: BaseException, url: str) -> str:
     """The first line of a database error, with the URL's password (which drivers may echo) blanked out."""
     line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    password = url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2] if "@" in url else ""
+    password = _password(url)
     return line.replace(password, "***") if password else line
 
 
@@ -129,7 +134,7 @@ def load_study(url: str, name: str, index: int | None = None) -> tuple[optuna.St
     if SPEC_ATTR not in attrs:
         raise SweepError(f"the study {name!r} was not made by glassnet sweep (it has no spec)")
     spec = spec_from_dict(attrs[SPEC_ATTR], f"the spec stored in study {name!r}")
-    shared = open_storage(url, spec.heartbeat_seconds, spec.max_retries)
+    shared = open_storage(url, spec.heartbeat_seconds, spec.max_retries)   # the heartbeat the spec asks for
     study = optuna.load_study(study_name=name, storage=shared, sampler=sampler(spec, index), pruner=pruner(spec))
     return study, spec
 
