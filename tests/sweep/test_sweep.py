@@ -68,13 +68,16 @@ def test_pruned_trials_stop_before_the_budget(tmp_path: Path, digits: Path) -> N
 
 
 def test_report_best_config_and_trial_folders_are_usable(tmp_path: Path, digits: Path) -> None:
-    spec = write_spec(tmp_path, trials=5)
+    spec = write_spec(tmp_path, trials=5, seed=1)
     out = tmp_path / "out"
     done = glassnet("sweep", spec, "--out", out, "--data-dir", digits)
     assert done.returncode == 0, done.stderr
     assert "best config:" in done.stdout
     study, loaded = load_study(local_url(out), "study")
     best = study.best_trial
+    complete = [t for t in study.trials if t.state == State.COMPLETE]
+    assert best.value == max(t.value for t in complete) and best.number != complete[0].number, \
+        "the best is not simply the first complete trial (else this test could not tell them apart)"
     config = load_toml(out / "best.toml")
     assert config == loaded.config_for(best.params)
     assert f"trial {best.number}" in (out / "best.toml").read_text().splitlines()[0]
