@@ -43,8 +43,8 @@ def blas_info() -> dict[str, object]:
     blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
     return {"blas": [{k: pool.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
                      for pool in blas],
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "unset")}
 
 
 def blas_threads() -> int:
@@ -154,7 +154,7 @@ def alternate(batch_size: int, x: np.ndarray, y: np.ndarray, epochs: int) -> dic
             times[name].append(runner.epoch())
     ours, layers, theirs, bound = (statistics.median(times[name]) for name in ("glassnet", "layers", "torch", "bound"))
     return {"batch_size": batch_size, "glassnet_s": ours, "torch_s": theirs, "ratio": ours / theirs,
-            "gemm_bound_s": bound, "glassnet_over_bound": ours / bound,
+            "gemm_bound_s": bound, "glassnet_over_bound": ours / bound, "bound_over_torch": bound / theirs,
             "layers_s": layers, "layers_ratio": layers / theirs,
             "glassnet_all_s": times["glassnet"], "layers_all_s": times["layers"], "torch_all_s": times["torch"],
             "bound_all_s": times["bound"]}
@@ -199,6 +199,10 @@ def inference(x_test: np.ndarray, repeats: int = 1000, rounds: int = 5) -> dict[
         seconds = statistics.median(values)
         scale = cases[key.split("_", 1)[1]][2]
         result[key] = 128 / seconds if scale is None else seconds * scale
+    for name in ("glassnet", "folded", "gemm"):                  # how many times PyTorch's speed
+        result[f"{name}_speedup_one_image"] = result["torch_one_image_us"] / result[f"{name}_one_image_us"]
+        result[f"{name}_speedup_batch128"] = result[f"{name}_batch128_per_s"] / result["torch_batch128_per_s"]
+        result[f"{name}_speedup_test_set"] = result["torch_test_set_s"] / result[f"{name}_test_set_s"]
     return result
 
 

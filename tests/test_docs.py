@@ -82,3 +82,31 @@ def test_the_sweep_page_quotes_the_example_spec_whole():
     """docs/sweeps.md shows examples/sweeps/lr-dropout-width.toml, which bench_sweep.py runs for its figures."""
     block = re.search(r"```toml\n(.*?)```", (DOCS / "sweeps.md").read_text(), flags=re.S)
     assert block and block[1] == (ROOT / "examples" / "sweeps" / "lr-dropout-width.toml").read_text()
+
+
+def _readme_speed_rows(figures: dict) -> list[str]:
+    """The README's speed tables as they must read: docs/figures/engines.json, formatted."""
+    rows = []
+    for row in figures["training"]:
+        ratio = f"{row['ratio']:.2f}"
+        rows.append(f"| {row['batch_size']} | {row['glassnet_s']:.2f} s | {row['torch_s']:.2f} s | "
+                    f"{f'**{ratio}**' if row['batch_size'] == 128 else ratio} | {row['gemm_bound_s']:.2f} s | "
+                    f"{row['glassnet_over_bound']:.2f} | {row['layers_ratio']:.2f} |")
+    infer, memory = figures["inference"], figures["memory"]
+    rows += [f"| one image, median latency | {infer['folded_one_image_us']:.0f} µs | "
+             f"{infer['torch_one_image_us']:.0f} µs |",
+             f"| batch of 128 | {infer['folded_batch128_per_s']:,.0f} images/s | "
+             f"{infer['torch_batch128_per_s']:,.0f} images/s |",
+             f"| all 10,000 test images | {1e3 * infer['folded_test_set_s']:.0f} ms | "
+             f"{1e3 * infer['torch_test_set_s']:.0f} ms |",
+             f"| peak RSS, training (2 epochs at batch 128) | **{memory['glassnet_peak_rss_mib']:.0f} MiB** | "
+             f"{memory['torch_peak_rss_mib']:.0f} MiB |"]
+    return rows
+
+
+def test_the_readme_quotes_the_measured_speed_figures():
+    """The README is not built by MkDocs, so its speed tables are typed: they must be engines.json's."""
+    readme = (ROOT / "README.md").read_text().splitlines()
+    figures = json.loads((DOCS / "figures" / "engines.json").read_text())
+    missing = [row for row in _readme_speed_rows(figures) if row not in readme]
+    assert not missing, f"README.md's speed tables differ from docs/figures/engines.json; they should read {missing}"
