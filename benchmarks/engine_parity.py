@@ -1,7 +1,7 @@
 """Do the two training paths reach the same accuracy? Full reference runs with each, seed by seed.
 
     python benchmarks/engine_parity.py --data-dir ../shared/data/mnist --out runs/parity \\
-        --json docs/figures/engine-parity.json [--seeds 0 1 2]
+        --json docs/figures/engine-parity.json [--seeds 0 1 2 3 4]
 
 For every seed, ``glassnet train --seed S --engine E`` runs the reference recipe (50 epochs) once
 with the fused step (``fast``, what ``fit`` runs) and once layer by layer (``layers``, the path the
@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="MNIST folder (default: GLASSNET_DATA, then the cache)")
     parser.add_argument("--out", type=Path, default=Path("runs/parity"), help="where the run folders go")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     runs = {engine: {f"seed{seed}": run(engine, seed, args.out, args.data_dir) for seed in args.seeds}

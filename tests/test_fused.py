@@ -104,6 +104,23 @@ def test_fit_with_either_engine_trains_the_same_model():
     assert [s.eval_accuracy for s in results[0].history] == [s.eval_accuracy for s in results[1].history]
 
 
+@pytest.mark.parametrize("engine, textbook_steps", [("layers", 3 * 5), ("fast", 0)])
+def test_the_layers_engine_updates_with_the_textbook_adam(engine, textbook_steps, monkeypatch):
+    """--engine layers is the path the docs derive, optimizer included; FusedAdam overrides Adam.step."""
+    from glassnet.config import TrainConfig
+    from glassnet.train import TrainData, fit
+    from tests.mnist_fixtures import synthetic_digits
+
+    calls = []
+    textbook_step = Adam.step
+    monkeypatch.setattr(Adam, "step", lambda self: (calls.append(type(self)), textbook_step(self))[1])
+    images, labels = synthetic_digits(200, 4)
+    x = images.reshape(200, 784)
+    fit(TrainConfig(hidden=(32, 16), epochs=3, batch_size=32, engine=engine),
+        TrainData(x[:150], labels[:150], x[150:], labels[150:]))
+    assert len(calls) == textbook_steps and set(calls) <= {Adam}
+
+
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
 @pytest.mark.parametrize("options", [{"dropout": 0.2}, {"dropout": 0.0, "batchnorm": False}])
 def test_folded_inference_equals_the_layers(dtype, tol, options):

@@ -55,7 +55,7 @@ class TrainConfig:
     validation_size: int = 0                # last N training images held out for evaluation; 0: use the test set
     seed: int = 0                           # fixes initial weights, dropout masks and shuffling
     dtype: str = "float32"
-    engine: str = "fast"                    # "fast": the fused step (nn/fused.py); "layers": layer by layer, as derived
+    engine: str = "fast"                    # "fast": the fused step (nn/fused.py); "layers": layers and Adam as derived
     early_stopping_patience: int = 0        # stop after this many epochs without improvement on validation; 0: off
     early_stopping_monitor: str = "loss"    # the validation figure watched: "loss" (lower is better) or "accuracy"
     early_stopping_min_delta: float = 0.0   # the least change that counts as an improvement

@@ -228,7 +228,8 @@ def initial_model(config: TrainConfig, outer: Sequence[int] = (784, 10)) -> Sequ
 def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
     if config.optimizer == "sgd":
         return SGD(model.params(), lr=config.lr, momentum=config.momentum)
-    return FusedAdam(model.params(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
+    adam = FusedAdam if config.engine == "fast" else Adam          # "layers": the textbook update, as derived
+    return adam(model.params(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
                 weight_decay=config.weight_decay)
 
 
