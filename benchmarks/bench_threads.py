@@ -16,12 +16,12 @@ import argparse
 import json
 import os
 import statistics
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from profile_step import median_ms
 
 N_PARAMS = 235_530
 
@@ -70,16 +70,6 @@ def adam_update(a: Arrays, beta1: float = 0.9, beta2: float = 0.999, step_size: 
     a.value -= a.work
 
 
-def median_us(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return 1e6 * statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=9)
@@ -101,9 +91,9 @@ def main() -> None:
     samples: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         for name, kernel in kernels.items():
-            samples.setdefault(f"{name}.one_thread_us", []).append(median_us(lambda k=kernel: k(arrays),
-                                                                             args.repeats))
-            samples.setdefault(f"{name}.two_threads_us", []).append(median_us(split(kernel), args.repeats))
+            one = median_ms(lambda k=kernel: k(arrays), args.repeats)
+            samples.setdefault(f"{name}.one_thread_us", []).append(1e3 * one)
+            samples.setdefault(f"{name}.two_threads_us", []).append(1e3 * median_ms(split(kernel), args.repeats))
     worker.shutdown()
     result: dict[str, object] = {"cpus": os.cpu_count(), "elements": N_PARAMS}
     for name in kernels:
