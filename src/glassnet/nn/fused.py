@@ -13,8 +13,8 @@ normalizes in place, ReLU and dropout become one gate, and every gradient is
 written into its ``Param``'s existing ``grad`` array.
 
 ``Adam.step`` in ``optim.py`` is the textbook update, one formula per line;
-each line allocates its result, and over a model's 235,530 parameters those
-allocations and extra passes cost about five times the update itself.
+each line allocates its result and makes its own passes over the parameters
+(docs/speed.md times it against ``FusedAdam``).
 ``FusedAdam`` computes the same update in place, in the ordering Kingma & Ba
 give in Section 2 of the paper: the two bias corrections become one scalar
 step size, α_t = α · √(1 − β₂ᵗ) / (1 − β₁ᵗ), and ε becomes ε̂ = ε · √(1 − β₂ᵗ):
