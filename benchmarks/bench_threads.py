@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 from collections.abc import Callable
@@ -62,20 +61,12 @@ def multiply(a: Arrays) -> None:
     np.multiply(a.grad, 0.1, out=a.work)
 
 
-def adam_update(a: Arrays, beta1: float = 0.9, beta2: float = 0.999, step_size: float = 1e-3,
-                eps_hat: float = 1e-8) -> None:
-    """The passes of ``FusedAdam.step`` for one parameter, in its order."""
-    a.m *= beta1
-    a.m += np.multiply(a.grad, 1.0 - beta1, out=a.work)
-    a.v *= beta2
-    np.square(a.grad, out=a.work)
-    a.work *= 1.0 - beta2
-    a.v += a.work
-    np.sqrt(a.v, out=a.work)
-    a.work += eps_hat
-    np.divide(a.m, a.work, out=a.work)
-    a.work *= step_size
-    a.value -= a.work
+_UPDATER = FusedAdam([])                                   # its betas; the update it makes is FusedAdam.update
+
+
+def adam_update(a: Arrays) -> None:
+    """The passes of ``FusedAdam.step`` for one parameter (the product's own code), at α_t = 1e-3, ε̂ = 1e-8."""
+    _UPDATER.update(a.value, a.grad, a.m, a.v, a.work, 1e-3, 1e-8)
 
 
 class SplitAdam(FusedAdam):
@@ -90,13 +81,15 @@ class SplitAdam(FusedAdam):
         self.mine, self.theirs = [h[0] for h in halves], [h[1] for h in halves]
 
     def step(self) -> None:
-        beta1, beta2 = self.betas
         self.t += 1
-        correction1, correction2 = 1.0 - beta1**self.t, 1.0 - beta2**self.t
-        scalars = (beta1, beta2, self.lr * math.sqrt(correction2) / correction1, self.eps * math.sqrt(correction2))
-        pending = self.worker.submit(lambda: [adam_update(a, *scalars) for a in self.theirs])
-        for a in self.mine:
-            adam_update(a, *scalars)
+        scalars = self.step_scalars()
+
+        def update(arrays: list[Arrays]) -> None:
+            for a in arrays:
+                self.update(a.value, a.grad, a.m, a.v, a.work, *scalars)
+
+        pending = self.worker.submit(update, self.theirs)
+        update(self.mine)
         pending.result()
 
 

@@ -33,11 +33,10 @@ def run(engine: str, seed: int, out: Path, data_dir: str | None) -> dict[str, An
     folder = out / f"{engine}-seed{seed}"
     metrics = folder / "metrics.json"
     if not metrics.exists():
-        command = [sys.executable, "-m", "glassnet", "train", "--seed", str(seed), "--engine", engine,
-                   "--out", str(folder)] + (["--data-dir", data_dir] if data_dir else [])
-        if (folder / "model.npz").exists():
-            command = [sys.executable, "-m", "glassnet", "train", "--resume", str(folder)] + \
-                (["--data-dir", data_dir] if data_dir else [])      # a run stopped part-way: finish it
+        start = ["--resume", str(folder)] if (folder / "model.npz").exists() else \
+            ["--seed", str(seed), "--engine", engine, "--out", str(folder)]       # resume: a run stopped part-way
+        data = ["--data-dir", data_dir] if data_dir else []
+        command = [sys.executable, "-m", "glassnet", "train", *start, *data]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     test = json.loads(metrics.read_text())["test"]
     return {"accuracy": test["accuracy"], "f1": test["macro"]["f1"]}

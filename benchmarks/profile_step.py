@@ -56,6 +56,7 @@ def fused_parts(x_train: np.ndarray, y_train: np.ndarray, batch: int) -> dict[st
     _, grad_logits = softmax_cross_entropy(head_forward(inputs[2], head, logits), labels)
     saved_grads = [a["grad"].copy() for a in arrays]
     weights = [block.linear.weight for block in blocks] + [head.weight]
+    float_draws = np.random.default_rng(0)                 # for the masks the fused step does not draw
 
     def backward_elementwise(i: int) -> Callable[[], object]:
         def run() -> object:
@@ -80,6 +81,9 @@ def fused_parts(x_train: np.ndarray, y_train: np.ndarray, batch: int) -> dict[st
             _forward(block, inputs[i], arrays[i]) for i, block in enumerate(blocks)],
         "dropout masks": lambda: [block.dropout.draw_mask((batch, block.linear.out_features), np.dtype(np.float32))
                                         for block in blocks if block.dropout is not None],
+        "dropout masks from float64 draws": lambda: [
+            (float_draws.random((batch, block.linear.out_features)) >= block.dropout.p)
+            * np.float32(1 / block.dropout.keep_probability) for block in blocks if block.dropout is not None],
         "loss": lambda: softmax_cross_entropy(logits, labels),
         "blocks' backward": lambda: [
             backward_elementwise(i)() for i in reversed(range(len(blocks)))],
@@ -196,7 +200,8 @@ def summarize_fused(t: dict[str, float]) -> dict[str, float]:
         "optimizer": t["optimizer"],
         "gather": t["gather"],
     }
-    return _with_rest(rows, t["whole step"]) | {"dropout_masks": t["dropout masks"]}   # part of forward
+    return _with_rest(rows, t["whole step"]) | {"dropout_masks": t["dropout masks"],              # part of forward
+                                                "dropout_masks_from_float64": t["dropout masks from float64 draws"]}
 
 
 def summarize_layers(t: dict[str, float]) -> dict[str, float]:

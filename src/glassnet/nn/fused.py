@@ -52,26 +52,34 @@ class FusedAdam(Adam):
 
     def step(self) -> None:
         """One update of every parameter from its current ``grad``, in place, allocating nothing."""
-        beta1, beta2 = self.betas
         self.t += 1
-        correction1, correction2 = 1.0 - beta1**self.t, 1.0 - beta2**self.t
-        step_size = self.lr * math.sqrt(correction2) / correction1          # α_t
-        eps_hat = self.eps * math.sqrt(correction2)                          # ε̂
+        step_size, eps_hat = self.step_scalars()
         for p, m, v, work in zip(self.params, self.m, self.v, self._scratch):
-            g = p.grad
             if self.weight_decay and p.decay:
                 p.value *= 1.0 - self.lr * self.weight_decay
-            m *= beta1
-            m += np.multiply(g, 1.0 - beta1, out=work)                       # m ← β₁m + (1−β₁)g
-            v *= beta2
-            np.square(g, out=work)
-            work *= 1.0 - beta2
-            v += work                                                        # v ← β₂v + (1−β₂)g²
-            np.sqrt(v, out=work)
-            work += eps_hat                                                  # work = √v + ε̂
-            np.divide(m, work, out=work)                                     # work = m / (√v + ε̂)
-            work *= step_size
-            p.value -= work                                                  # θ ← θ − α_t m / (√v + ε̂)
+            self.update(p.value, p.grad, m, v, work, step_size, eps_hat)
+
+    def step_scalars(self) -> tuple[float, float]:
+        """α_t and ε̂ of the current step t: the two bias corrections, folded into scalars."""
+        beta1, beta2 = self.betas
+        correction1, correction2 = 1.0 - beta1**self.t, 1.0 - beta2**self.t
+        return self.lr * math.sqrt(correction2) / correction1, self.eps * math.sqrt(correction2)
+
+    def update(self, value: Array, g: Array, m: Array, v: Array, work: Array,
+               step_size: float, eps_hat: float) -> None:
+        """One parameter's update in place (or any part of it: views of the same elements of each array)."""
+        beta1, beta2 = self.betas
+        m *= beta1
+        m += np.multiply(g, 1.0 - beta1, out=work)                           # m ← β₁m + (1−β₁)g
+        v *= beta2
+        np.square(g, out=work)
+        work *= 1.0 - beta2
+        v += work                                                            # v ← β₂v + (1−β₂)g²
+        np.sqrt(v, out=work)
+        work += eps_hat                                                      # work = √v + ε̂
+        np.divide(m, work, out=work)                                         # work = m / (√v + ε̂)
+        work *= step_size
+        value -= work                                                        # θ ← θ − α_t m / (√v + ε̂)
 
 
 @dataclass
