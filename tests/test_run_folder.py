@@ -1,12 +1,23 @@
 """Nothing of the user's is deleted or overwritten: a run goes into a new, empty or glassnet-marked folder."""
 
+import json
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from glassnet.cli import main
-from glassnet.run_folder import MARKER, RunFolderError, new_timestamped, prepare_new, remove_stale_temporaries
+from glassnet.run_folder import (
+    LOCK,
+    MARKER,
+    RunFolderError,
+    held,
+    new_timestamped,
+    prepare_new,
+    remove_stale_temporaries,
+)
 from tests.mnist_fixtures import write_mnist_folder
 
 USER_FILES = [
@@ -112,3 +123,59 @@ def test_the_library_refuses_a_foreign_folder_too(tmp_path):
     with pytest.raises(RunFolderError, match="did not write"):
         fit(TrainConfig(hidden=(8,), epochs=1, batch_size=20), TrainData(x, y, x, y), run_dir=tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["mine.txt"]
+
+
+class _Holder:
+    """Another process that holds a run folder until the test lets it go (closes its stdin)."""
+
+    def __init__(self, folder):
+        code = ("import sys; from pathlib import Path; from glassnet.run_folder import held\n"
+                "with held(Path(sys.argv[1])):\n    print('held', flush=True)\n    sys.stdin.read()\n")
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline() == "held\n"     # waits for the lock to be taken
+
+    def release(self):
+        self.process.stdin.close()
+        assert self.process.wait() == 0
+
+
+def _run_with_one_epoch(tmp_path, data):
+    run = tmp_path / "run"
+    assert main(["train", "--data-dir", str(data), "--out", str(run), "--epochs", "1", "--quiet"]) == 0
+    return run
+
+
+def test_a_second_process_is_refused_a_run_folder_in_use_naming_the_holder(tmp_path, data, capsys):
+    run = _run_with_one_epoch(tmp_path, data)
+    capsys.readouterr()
+    before = (run / "history.json").read_bytes()
+    holder = _Holder(run)
+    try:
+        assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--data-dir", str(data)]) == 1
+        err = capsys.readouterr().err
+        assert f"is in use by another glassnet process (pid {holder.process.pid} on " in err
+        assert len(err.strip().splitlines()) == 1
+        assert (run / "history.json").read_bytes() == before
+    finally:
+        holder.release()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--data-dir", str(data)]) == 0
+    assert len(json.loads((run / "history.json").read_text())) == 2
+
+
+def test_fit_holds_its_run_folder_and_lets_it_go(tmp_path, data):
+    run = _run_with_one_epoch(tmp_path, data)
+    with held(run), held(run):                  # re-entrant within a process
+        pass
+    _Holder(run).release()                      # another process can take it now
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path, data, capsys):
+    run = _run_with_one_epoch(tmp_path, data)
+    target = tmp_path / "someone-elses.txt"
+    target.write_text("keep me")
+    (run / LOCK).unlink()
+    (run / LOCK).symlink_to(target)
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--data-dir", str(data)]) == 1
+    assert "cannot lock the run folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"

@@ -1,4 +1,5 @@
-"""Static checks as part of the suite: mypy (strict, see pyproject.toml) and ruff."""
+"""Static checks as part of the whole suite (marked slow: outside the quick loop): mypy (strict, see
+pyproject.toml) and ruff, at the versions the dev extra pins."""
 
 import shutil
 import subprocess
@@ -10,12 +11,14 @@ import pytest
 ROOT = Path(__file__).parents[1]
 
 
+@pytest.mark.slow
 def test_mypy_strict():
     pytest.importorskip("mypy")
     done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+@pytest.mark.slow
 def test_ruff():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:

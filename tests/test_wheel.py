@@ -16,14 +16,19 @@ ROOT = Path(__file__).parents[1]
 OLDEST_NUMPY = "1.26.4"            # the floor in pyproject.toml: numpy>=1.26
 
 
+def _tracked_files_in(folder: Path) -> Path:
+    """A copy of the files git tracks (what a clean clone holds) in ``folder``."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    return folder
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """sdist and wheel, built by setuptools' PEP 517 backend from a copy of the tracked files."""
-    source = tmp_path_factory.mktemp("source")
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for name in tracked:
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_bytes((ROOT / name).read_bytes())
+    source = _tracked_files_in(tmp_path_factory.mktemp("source"))
     code = ("from setuptools import build_meta as b; import json; "
             "print(json.dumps([b.build_sdist('dist'), b.build_wheel('dist')]))")
     done = subprocess.run([sys.executable, "-c", code], cwd=source, capture_output=True, text=True)
@@ -87,3 +92,27 @@ def test_the_wheel_works_in_a_fresh_environment_with_the_oldest_numpy(built, tmp
     finally:
         serve.terminate()
         serve.communicate(timeout=10)
+
+
+LAST_SETUPTOOLS_BELOW_THE_FLOOR = "76.1.0"      # setuptools before 77 cannot read license = "MIT" (PEP 639)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("version", "builds"), [("floor", True), (LAST_SETUPTOOLS_BELOW_THE_FLOOR, False)])
+def test_the_setuptools_floor_is_true(tmp_path, version, builds):
+    """pyproject.toml's build requirement is the oldest setuptools that builds the package: it does, the
+    release before it does not."""
+    import tomllib
+
+    floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"][0]
+    assert floor.startswith("setuptools>=")
+    wanted = floor if version == "floor" else f"setuptools=={version}"
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    pinned = wanted.replace(">=", "==")                       # the floor itself, not whatever is newest
+    subprocess.run([*pip, "install", "--quiet", pinned], check=True)
+    source = _tracked_files_in(tmp_path / "source")
+    done = subprocess.run([*pip, "wheel", "--quiet", "--no-build-isolation", "--no-deps", "-w", str(tmp_path / "dist"),
+                           str(source)], capture_output=True, text=True)
+    assert (done.returncode == 0) == builds, done.stderr[-2000:]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import struct
 import zipfile
@@ -29,6 +30,7 @@ import numpy as np
 
 from glassnet.atomic import atomic_open
 from glassnet.errors import CheckpointError
+from glassnet.files import MODEL, open_regular
 from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
@@ -37,6 +39,8 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 CHECKPOINT_NAME = "model.npz"         # the model file in a run folder
 MAX_EXPANSION = 100                   # how much more than its stored bytes a member may inflate to
+MAX_DIRECTORY = 1 << 20               # bytes of zip directory: ~100 per array; a model has a few dozen arrays
+_EOCD = struct.Struct("<4s4H2LH")     # a zip's end-of-central-directory record
 # what np.load raises on damaged files (found by fuzzing): .npy headers are parsed with ast.literal_eval,
 # zip headers with struct, and a damaged header may name an unknown zip version or compression
 _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError, MemoryError, OverflowError,
@@ -101,7 +105,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     """The metadata and the arrays of a checkpoint file, validated for format but not shapes."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, "model file", MODEL, CheckpointError) as f:
             if f.read(6) == b"\x93NUMPY":                # np.load would read a whole plain array
                 raise CheckpointError(f"{path}: a single NumPy array (.npy), not a glassnet model; a model "
                                       "file is the .npz that 'glassnet train' writes")
@@ -117,8 +121,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8 or arrays["meta"].ndim != 1:
         raise CheckpointError(f"{path}: no glassnet metadata in this .npz; it was not written by glassnet")
     try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"), parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError) as e:           # ValueError: JSON, or an integer of 4,300+ digits
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from e
     except RecursionError:
         raise CheckpointError(f"{path}: its metadata is nested too deeply to be glassnet's; the file is damaged "
@@ -130,12 +134,34 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return meta, arrays
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON number (glassnet writes its metadata without NaN or infinities)")
+
+
+def recorded(meta: Any, *keys: str, kind: type = float) -> Any:
+    """The value a model file records at ``meta[key][key]…`` if it is a ``kind`` (a finite number for float),
+    else None: what a file says beside its arrays is shown only when it is what glassnet writes there."""
+    for key in keys:
+        meta = meta.get(key) if isinstance(meta, dict) else None
+    if kind is not float:
+        return meta if type(meta) is kind else None
+    try:
+        return float(meta) if type(meta) in (int, float) and math.isfinite(meta) else None
+    except OverflowError:                                 # an integer beyond any float
+        return None
+
+
 def _refuse_zip_bombs(f: BinaryIO, path: Path) -> None:
     """Refuse, before inflating anything, a member that would expand far beyond its stored size.
 
     glassnet stores its arrays uncompressed, and trained weights barely compress: a member that claims
-    more than 100× its stored bytes (plus 1 MiB for arrays of zeros) was not written by glassnet.
+    more than 100× its stored bytes (plus 1 MiB for arrays of zeros) was not written by glassnet. The
+    zip directory itself is read only once it is known to be small (it lists a few dozen arrays).
     """
+    directory = _directory_size(f)
+    if directory > MAX_DIRECTORY:
+        raise CheckpointError(f"{path}: its zip directory takes {directory:,} bytes, far more than the list of "
+                              "arrays of any glassnet model; the file is not one of them")
     try:
         with zipfile.ZipFile(f) as archive:             # reads the zip directory only
             members = archive.infolist()
@@ -146,6 +172,19 @@ def _refuse_zip_bombs(f: BinaryIO, path: Path) -> None:
             raise CheckpointError(f"{path}: {member.filename} would expand from {member.compress_size:,} to "
                                   f"{member.file_size:,} bytes; glassnet does not compress its models, so this "
                                   "file is not one of them")
+
+
+def _directory_size(f: BinaryIO) -> int:
+    """The size of a zip file's central directory, from its end record (0 when there is none: not a zip)."""
+    f.seek(0, os.SEEK_END)
+    tail_start = max(0, f.tell() - _EOCD.size - 0xFFFF)    # the end record, then a comment of up to 64 KiB
+    f.seek(tail_start)
+    tail = f.read()
+    found = tail.rfind(b"PK\x05\x06")
+    if found < 0 or len(tail) - found < _EOCD.size:
+        return 0
+    *_, entries, size, _, _ = _EOCD.unpack_from(tail, found)
+    return MAX_DIRECTORY + 1 if entries == 0xFFFF else size     # 0xFFFF: a zip64 directory, never ours
 
 
 def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
@@ -211,9 +250,21 @@ def build_model(meta: dict[str, Any], arrays: dict[str, Array], rng: np.random.G
                               "the model file is damaged")
     try:
         layers = [_make_layer(spec, rng, dtype) for spec in specs]
-        return Sequential(layers, arch if isinstance(arch, dict) else {})
+        return Sequential(layers, _verified_recipe(arch, specs, dtype))
     except (TypeError, KeyError, ValueError) as e:
         raise CheckpointError(f"{source}: invalid layer record in the metadata ({e})") from None
+
+
+def _verified_recipe(arch: Any, specs: list[dict[str, Any]], dtype: np.dtype[Any]) -> dict[str, Any]:
+    """The ``mlp`` recipe recorded with the layers, if it is one that builds exactly these layers; else {}
+    (a hand-built stack, or a record that does not describe the arrays: shown as neither)."""
+    try:
+        typed = (isinstance(arch["sizes"], list) and all(type(s) is int for s in arch["sizes"])
+                 and type(arch["batchnorm"]) is bool and type(arch["dropout"]) in (int, float)
+                 and np.dtype(arch["dtype"]) == dtype)
+        return arch if typed and _recipe_specs(arch) == specs else {}
+    except (TypeError, KeyError, ValueError, IndexError):
+        return {}
 
 
 def restore_state(model: Sequential, arrays: dict[str, Array], source: str = "checkpoint") -> None:

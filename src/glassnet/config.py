@@ -16,6 +16,7 @@ from typing import Any
 
 from glassnet.data.augment import Augment
 from glassnet.errors import ConfigError
+from glassnet.files import TOML, read_text
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
@@ -162,11 +163,17 @@ def with_overrides(base: TrainConfig, overrides: dict[str, Any], source: str = "
 def read_toml(path: Path, what: str) -> dict[str, Any]:
     """The table of a TOML file; ``ConfigError`` naming ``what`` the file is if it cannot be read or parsed."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_text(path, what, TOML, ConfigError))
+    except ConfigError:
+        raise
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the {what} ({e.strerror or e})") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from e
+    except ValueError as e:                          # an integer of more digits than Python converts
+        raise ConfigError(f"{path}: not a {what} glassnet can read ({str(e).split(':')[0]})") from e
+    except RecursionError:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply for a {what}") from None
 
 
 def load_toml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:

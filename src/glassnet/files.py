@@ -67,11 +67,11 @@ def open_regular(path: str | os.PathLike[str], what: str, bound: Bound | None = 
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path}: {_kind(info.st_mode)}, not a file; glassnet reads a {what} only from a "
-                        "regular file")
+            raise error(f"{path}: {_kind(info.st_mode)}, not a regular file; name the {what} itself "
+                        "(glassnet reads only regular files)")
         if bound is not None and info.st_size > bound.bytes:
-            raise error(f"{path}: {info.st_size:,} bytes is more than a {what} can be (at most "
-                        f"{bound.bytes:,} bytes: {bound.why}); check that this is the file you meant")
+            raise error(f"{path}: {info.st_size:,} bytes, more than any {what} glassnet reads (at most "
+                        f"{bound.bytes:,}: {bound.why}); check that this is the file you meant")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -84,10 +84,12 @@ def read_bytes(path: str | os.PathLike[str], what: str, bound: Bound,
                error: type[GlassnetError] = FileKindError) -> bytes:
     """The whole of a regular file no larger than ``bound`` (also if it grows while it is read)."""
     with open_regular(path, what, bound, error) as f:
-        data = f.read(bound.bytes + 1)
+        data = f.read(os.fstat(f.fileno()).st_size + 1)   # its size now (read() allocates what it is asked)
+        while len(data) <= bound.bytes and (more := f.read(min(1 << 20, bound.bytes + 1 - len(data)))):
+            data += more                                    # it grew since: read on, up to the bound
     if len(data) > bound.bytes:
-        raise error(f"{path}: grew past {bound.bytes:,} bytes while it was read; a {what} is at most that "
-                    f"({bound.why})")
+        raise error(f"{path}: grew past {bound.bytes:,} bytes while it was read, more than any {what} glassnet "
+                    f"reads ({bound.why})")
     return data
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from tokenize import TokenError
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.data.preprocess import preprocess_digit
 from glassnet.errors import GlassnetError
+from glassnet.files import IMAGE, open_regular
 
 MAX_PIXELS = 50_000_000           # a phone photo is ~12 MP; refuse decompression bombs well before memory runs out
 
@@ -36,11 +37,15 @@ def load_digits(path: Path) -> list[tuple[str, NDArray[np.float32]]]:
 
 def read_digits(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
     """(name, image) pairs from one file: one for an image, one per row of an array batch."""
-    if not path.is_file():
-        raise ImageInputError(f"{path}: no such file")
-    if path.suffix.lower() == ".npy":
-        return _read_npy(path)
-    return [(str(path), read_image(path))]
+    try:
+        with open_regular(path, "image file", IMAGE, ImageInputError) as f:
+            if path.suffix.lower() == ".npy":
+                return _read_npy(path)                   # memory-mapped by name: now known to be a regular file
+            return [(str(path), read_image(path, f))]
+    except FileNotFoundError:
+        raise ImageInputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ImageInputError(f"{path}: cannot read the file ({e.strerror or e})") from e
 
 
 def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg]
@@ -73,9 +78,10 @@ def _read_npy(path: Path) -> list[tuple[str, NDArray]]:  # type: ignore[type-arg
                           f"(N, 784), with sides of at least 5 pixels; got shape {array.shape}")
 
 
-def read_image(path: Path) -> NDArray:  # type: ignore[type-arg]
-    """Pixels of a PNG/JPEG/TIFF/… file, upright per its EXIF orientation: uint8 (H, W) or (H, W, 4), or,
-    for 16-bit, 32-bit and float images, float32 (H, W) in [0, 1] with their full precision."""
+def read_image(path: Path, file: BinaryIO) -> NDArray:  # type: ignore[type-arg]
+    """Pixels of a PNG/JPEG/TIFF/… image read from ``file`` (named ``path``), upright per its EXIF orientation:
+    uint8 (H, W) or (H, W, 4), or, for 16-bit, 32-bit and float images, float32 (H, W) in [0, 1] with their
+    full precision."""
     try:
         from PIL import Image, ImageOps
     except ImportError as e:
@@ -84,7 +90,7 @@ def read_image(path: Path) -> NDArray:  # type: ignore[type-arg]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(file) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageInputError(f"{path}: {image.width}×{image.height} pixels is too large "
                                           f"(limit {MAX_PIXELS:,}); crop or shrink the photo")

@@ -40,7 +40,7 @@ from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
 from glassnet.nn.params import Array
 from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
-from glassnet.run_folder import prepare_new, remove_stale_temporaries
+from glassnet.run_folder import held, prepare_new, remove_stale_temporaries
 from glassnet.version import __version__
 
 
@@ -410,14 +410,26 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
                           "hold one out (validation_size, --validation-size) or set early_stopping_patience = 0")
     run = _Run(config, data)
     folder = Path(run_dir) if run_dir is not None else None
-    checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
-    if folder is not None and resume:
-        remove_stale_temporaries(folder)                   # left by a run killed mid-write
-    elif folder is not None:
+    if folder is None:
+        if resume:
+            raise ConfigError("resume=True continues the run in run_dir; name it")
+        return _train(run, data, None, callbacks, resume, init_from)
+    if resume and not (folder / CHECKPOINT_NAME).exists():
+        raise CheckpointError(f"nothing to resume: {folder / CHECKPOINT_NAME} does not exist")
+    if not resume:
         prepare_new(folder)                                # new, empty or ours: nothing of the user's is touched
-    if resume:
-        if checkpoint is None or not checkpoint.exists():
-            raise CheckpointError(f"nothing to resume: {checkpoint} does not exist")
+    with held(folder):                                     # one process at a time writes a run folder
+        if resume:
+            remove_stale_temporaries(folder)               # left by a run killed mid-write
+        return _train(run, data, folder, callbacks, resume, init_from)
+
+
+def _train(run: _Run, data: TrainData, folder: Path | None, callbacks: Sequence[Callback], resume: bool,
+           init_from: str | Path | Sequential | None) -> FitResult:
+    """``fit``'s loop, once the run folder (if any) is ready and held."""
+    config = run.config
+    checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
+    if checkpoint is not None and resume:
         run.restore(checkpoint)
         for callback in callbacks:
             callback.on_restore(run.history)

@@ -92,40 +92,54 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from glassnet.checkpoint import load_model
+    from glassnet.checkpoint import load_model, recorded
 
     model, meta = load_model(model_path(args.model))
-    meta = _readable_record(meta)
     layers = []
     for i, layer in enumerate(model.layers):
         count = sum(p.size for p in layer.params())
         shapes = ", ".join(f"{p.name} {p.value.shape}" for p in layer.params())
         layers.append({"index": i, "layer": type(layer).__name__, "parameters": count, "shapes": shapes})
+    config, metrics = recorded(meta, "config", kind=dict), recorded(meta, "metrics", kind=dict)
+    epoch, version = recorded(meta, "epoch", kind=int), recorded(meta, "glassnet_version", kind=str)
     if args.json:
         print(json.dumps({"architecture": model.architecture, "layers": layers, "parameters": model.n_params,
-                          "config": meta.get("config"), "epoch": meta.get("epoch"), "metrics": meta.get("metrics"),
-                          "glassnet_version": meta.get("glassnet_version")}))
+                          "config": config, "epoch": epoch, "metrics": metrics, "glassnet_version": version}))
         return 0
-    arch = model.architecture
+    arch = model.architecture                  # the recipe, only when it builds exactly these layers
     kind = (f"MLP {'-'.join(map(str, arch['sizes']))}, dropout {arch['dropout']}, batchnorm {arch['batchnorm']}"
-            if arch.get("sizes") else f"Sequential of {len(model.layers)} layers")
-    print(f"{kind}, {model.dtype.name}; trained {meta.get('epoch', '?')} epochs "
-          f"with glassnet {meta.get('glassnet_version', '?')}\n")
+            if arch else f"Sequential of {len(model.layers)} layers, {'-'.join(map(str, _widths(model)))}")
+    print(f"{kind}, {model.dtype.name}; trained {'?' if epoch is None else epoch} epochs "
+          f"with glassnet {_printable(version or '?')}\n")
     for row in layers:
         print(f"  {row['index']:>2}  {row['layer']:<10}{row['parameters']:>9,}  {row['shapes']}")
     print(f"  total parameters {model.n_params:,}\n")
-    if meta.get("config"):
-        print("config: " + ", ".join(f"{k}={v}" for k, v in meta["config"].items()))
-    test = meta["metrics"].get("test") if isinstance(meta["metrics"].get("test"), dict) else None
-    if test:
-        print(f"test accuracy {test['accuracy']:.2%}, macro F1 {test['macro']['f1']:.2%} "
-              f"({(meta['metrics'].get('dataset') or {}).get('name', '?')})")
+    if config:
+        print("config: " + _printable(", ".join(f"{k}={v}" for k, v in config.items())))
+    accuracy, f1 = recorded(meta, "metrics", "test", "accuracy"), recorded(meta, "metrics", "test", "macro", "f1")
+    if accuracy is not None:
+        dataset = recorded(meta, "metrics", "dataset", "name", kind=str) or "?"
+        print(f"test accuracy {accuracy:.2%}" + (f", macro F1 {f1:.2%}" if f1 is not None else "")
+              + f" ({_printable(dataset)})")
     return 0
+
+
+def _widths(model: Any) -> list[int]:
+    """The sizes a model's linear layers map between: inputs, each hidden width, classes."""
+    from glassnet.nn.layers import Linear
+
+    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    return [linears[0].in_features, *(layer.out_features for layer in linears)]
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """Text from a file, safe to print: no terminal control codes, and not endless."""
+    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
-    from glassnet.errors import GlassnetError
 
     model, meta = load_model(model_path(args.model))
     if args.format == "web":
@@ -136,10 +150,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {folder}/ ({size / 1e6:.2f} MB): open {folder / 'index.html'} in a browser, or put the "
               "folder on any static web host")
         return 0
-    try:
-        from glassnet.export.onnx import write_onnx
-    except ImportError:
-        raise GlassnetError("the ONNX export needs the 'onnx' extra: pip install 'glassnet[onnx]'") from None
+    from glassnet.export.onnx import write_onnx
+
     path = write_onnx(model, args.out)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): input x (N, {model.n_inputs}) float32 in [0, 1], "
           f"output probabilities (N, {model.n_classes})")
@@ -164,19 +176,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _accuracy_note(meta: dict[str, Any]) -> str:
     """The test accuracy a model file records (the demo model's, or a run's), for the exported page."""
-    accuracy = (meta.get("demo") or {}).get("test_accuracy")
+    from glassnet.checkpoint import recorded
+
+    accuracy = recorded(meta, "demo", "test_accuracy")
     if accuracy is None:
-        accuracy = ((meta.get("metrics") or {}).get("test") or {}).get("accuracy")
-    return f"test accuracy {accuracy:.2%} on MNIST" if isinstance(accuracy, float) else ""
-
-
-def _readable_record(meta: dict[str, Any]) -> dict[str, Any]:
-    """The run record with its optional parts checked: a damaged config or metrics is shown as absent."""
-    record = dict(meta)
-    for key in ("config", "metrics"):
-        if not isinstance(record.get(key), dict):
-            record[key] = {}
-    for key in ("epoch", "glassnet_version"):
-        if not isinstance(record.get(key), (int, str)):
-            record[key] = "?"
-    return record
+        accuracy = recorded(meta, "metrics", "test", "accuracy")
+    return f"test accuracy {accuracy:.2%} on MNIST" if accuracy is not None else ""

@@ -12,7 +12,7 @@ from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
-from glassnet.run_folder import new_timestamped, prepare_new
+from glassnet.run_folder import held, new_timestamped, prepare_new
 
 
 def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, list[Any]]:
@@ -35,12 +35,7 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from glassnet.checkpoint import update_metadata
-    from glassnet.cli.watch import start_watch
-    from glassnet.data.mnist import to_inputs
-    from glassnet.metrics import ClassificationReport
-    from glassnet.report import run_files
-    from glassnet.train import Callback, EpochStats, TrainData, fit
+    from glassnet.train import TrainData
 
     if args.watch and not 0 <= args.watch_port <= 65535:
         raise UsageError(f"--watch-port must be in 0-65535 (0 picks a free one), got {args.watch_port}")
@@ -51,6 +46,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the folder is made once the data and the config are known to be good: a failed start leaves nothing
     run_dir = named if args.resume is not None and named is not None else \
         prepare_new(named) if named is not None else new_timestamped()
+    with held(run_dir):                        # the whole command: training, then the report files
+        return _train(args, config, history, mnist, data, run_dir, started)
+
+
+def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mnist: Any, data: Any,
+           run_dir: Path, started: float) -> int:
+    from glassnet.checkpoint import update_metadata
+    from glassnet.cli.watch import start_watch
+    from glassnet.data.mnist import to_inputs
+    from glassnet.metrics import ClassificationReport
+    from glassnet.report import run_files
+    from glassnet.train import Callback, EpochStats, fit
+
     try:
         run_files.write_config(run_dir, config)
     except OSError as e:

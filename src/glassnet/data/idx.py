@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from glassnet.atomic import atomic_write_bytes
 from glassnet.errors import IdxFormatError
+from glassnet.files import IDX, read_bytes
 
 #: IDX type code → big-endian NumPy dtype.
 IDX_TYPES: dict[int, np.dtype] = {
@@ -28,19 +29,45 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_idx_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The file's IDX bytes, decompressed when the file is gzip."""
+    """The file's IDX bytes, decompressed when the file is gzip; at most ``files.IDX`` bytes either way."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path, "IDX file", IDX, IdxFormatError)
     except OSError as e:
         raise IdxFormatError(f"{path}: cannot read the file ({e.strerror or e})") from e
     if not raw.startswith(_GZIP_MAGIC):
         return raw
     try:
-        return gzip.decompress(raw)
+        return _gunzip(raw, IDX.bytes)
     except (OSError, EOFError, zlib.error) as e:
         raise IdxFormatError(f"{path}: broken gzip stream ({e}); the file is truncated or corrupt, "
                              "delete it and download it again") from e
+    except _TooLarge:
+        raise IdxFormatError(f"{path}: unpacks to more than {IDX.bytes:,} bytes, more than an IDX file glassnet "
+                             f"reads ({IDX.why}); it is not a data set glassnet can train on") from None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress gzip ``data`` (any number of members, as ``gzip.decompress`` does), refusing to make more
+    than ``limit`` bytes: a small file can unpack to gigabytes."""
+    parts, size = [], 0
+    while data:
+        stream = zlib.decompressobj(wbits=31)       # 31: a gzip header and trailer around a deflate stream
+        while not stream.eof:
+            part = stream.decompress(data, limit + 1 - size)
+            data = stream.unconsumed_tail
+            size += len(part)
+            parts.append(part)
+            if size > limit:
+                raise _TooLarge
+            if not (part or data or stream.eof):
+                raise EOFError("the gzip stream ends before its last block")
+        data = stream.unused_data.lstrip(b"\0")     # gzip allows zero padding between members
+    return b"".join(parts)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> NDArray:  # type: ignore[type-arg]

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from glassnet.data.batches import as_inputs
 from glassnet.data.idx import parse_idx, read_idx_bytes
 from glassnet.errors import DatasetError, IdxFormatError
+from glassnet.files import DOWNLOAD
 
 #: Public mirrors, in the order torchvision and TensorFlow try them; the original site last.
 MIRRORS = (
@@ -98,10 +99,11 @@ def candidate_folders(data_dir: str | os.PathLike[str] | None = None) -> list[Pa
 
 
 def _find_file(folder: Path, name: str) -> Path | None:
-    """``name``, ``name.gz``, or the ``train-images.idx3-ubyte`` spelling, in ``folder``."""
+    """``name``, ``name.gz``, or the ``train-images.idx3-ubyte`` spelling, in ``folder``: whatever is there
+    under that name (reading it refuses what is not a regular file, rather than downloading over it)."""
     dotted = name.replace("-idx", ".idx")
     for candidate in (name, name + ".gz", dotted, dotted + ".gz"):
-        if (folder / candidate).is_file():
+        if (folder / candidate).exists():
             return folder / candidate
     return None
 
@@ -212,6 +214,8 @@ def _fetch(url: str, out, file_name: str, timeout: float, progress: Progress | N
         while chunk := response.read(1 << 16):
             out.write(chunk)
             done += len(chunk)
+            if done > DOWNLOAD.bytes:
+                raise OSError(f"the server sent more than {DOWNLOAD.bytes:,} bytes ({DOWNLOAD.why})")
             if progress is not None:
                 progress(file_name, done, total)
         if total is not None and done < total:

@@ -23,8 +23,11 @@ OPSET = 17
 
 def to_onnx(model: Sequential, name: str = "glassnet") -> bytes:
     """The serialized ONNX model of ``model``'s inference map (an ``mlp`` network)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        raise GlassnetError("the ONNX export needs the 'onnx' extra: pip install 'glassnet[onnx]'") from None
 
     try:
         folded = fold(model)

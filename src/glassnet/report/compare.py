@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glassnet.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from glassnet.checkpoint import CHECKPOINT_NAME, read_checkpoint, recorded
 from glassnet.errors import CheckpointError
 from glassnet.train import EpochStats, training_record
 
@@ -27,13 +27,11 @@ class RunSummary:
 def load_run(folder: Path) -> RunSummary:
     """What a run folder's checkpoint records: config, epochs and, once finished, the test accuracy."""
     path = folder / CHECKPOINT_NAME if folder.is_dir() else folder
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{folder}: no {CHECKPOINT_NAME} here; name run folders (or their model files)")
     meta, _ = read_checkpoint(path)
     config, history, _ = training_record(meta, path)
-    metrics = meta.get("metrics")
-    test = metrics.get("test", {}).get("accuracy") if isinstance(metrics, dict) else None
-    return RunSummary(str(folder), config, history, test if isinstance(test, float) else None)
+    return RunSummary(str(folder), config, history, recorded(meta, "metrics", "test", "accuracy"))
 
 
 def differing_fields(runs: Sequence[RunSummary]) -> list[str]:
