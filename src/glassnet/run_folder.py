@@ -176,6 +176,9 @@ def _try_lock(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as e:                                 # e.g. a network file system without locks
+        raise RunFolderError(f"cannot lock the run folder ({e.strerror or e}): its file system offers no "
+                             "locks; put the run on a local disk") from e
     return True
 
 
