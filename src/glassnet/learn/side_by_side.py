@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.errors import GlassnetError
-from glassnet.learn.exercises import load
+from glassnet.learn.learner_code import load
 from glassnet.nn.layers import BatchNorm, Dropout, Linear
 from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import mlp
