@@ -13,9 +13,9 @@ import pytest
 from glassnet.cli import main
 from glassnet.errors import GlassnetError
 from glassnet.learn import EXERCISES, TIME_LIMIT, Result, check, format_results, start, supervisor
-from glassnet.learn.side_by_side import train_side_by_side
+from glassnet.learn.side_by_side import LearnerCodeError, train_side_by_side
 from tests.learn_helpers import SOLUTIONS_PAGE, solutions, solve, solved_workbook
-from tests.mnist_fixtures import synthetic_digits
+from tests.mnist_fixtures import synthetic_digits, write_mnist_folder
 
 
 def test_every_exercise_has_a_solution_in_the_docs():
@@ -327,6 +327,76 @@ def test_a_fork_of_the_checker_cannot_add_results(tmp_path):
     folder = solved_workbook(tmp_path / "wb", ("linear", BACKWARD, f"{fork}\n        {BACKWARD}"))
     results = check(folder, ["linear", "relu"])                 # the fork runs on through the checks too
     assert [(r.exercise, r.passed) for r in results] == [("linear", True)] * 3 + [("relu", True)] * 3
+
+
+# ------------------------------------------------------------------------------------------- learn train
+
+def _digits(n: int) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = synthetic_digits(n, 5)
+    return images.reshape(n, 784) / 255.0, labels
+
+
+@pytest.mark.parametrize("plant, message", [
+    (("linear", BACKWARD, f"raise ValueError('boom')\n        {BACKWARD}"),
+     r"^your network raised ValueError: boom \(linear\.py, line \d+\); 'glassnet learn check"),
+    (("relu", "return np.where(self.active, grad_out, 0)", "import sys; sys.exit(3)"),
+     r"^your network called sys\.exit\(3\) \(relu\.py, line \d+\)"),
+    (("adam", "self.t += 1", "self.t += 1\n        return None if self.t < 2 else [][0]"),
+     r"^your network raised IndexError: list index out of range \(adam\.py, line \d+\)"),
+])
+def test_learn_train_names_the_learners_error_with_its_file_and_line(tmp_path, plant, message):
+    x, labels = _digits(60)
+    with pytest.raises(LearnerCodeError, match=message):
+        train_side_by_side(solved_workbook(tmp_path / "wb", plant), x[:40], labels[:40], x[40:], labels[40:],
+                           epochs=1, batch_size=10)
+
+
+def test_learn_train_refuses_zero_epochs_or_too_few_rows(tmp_path):
+    x, labels = _digits(4)
+    for options in ({"epochs": 0}, {"batch_size": 1}):
+        with pytest.raises(ValueError, match="expected epochs >= 1, batch_size >= 2"):
+            train_side_by_side(tmp_path, x, labels, x, labels, **options)
+    with pytest.raises(ValueError, match="got epochs=3, batch_size=128, 1 and 4 rows"):
+        train_side_by_side(tmp_path, x[:1], labels[:1], x, labels)
+
+
+@pytest.fixture
+def mnist_like(tmp_path) -> Path:
+    return write_mnist_folder(tmp_path / "data", 200, 100)
+
+
+def test_learn_train_cli_says_a_learners_syntax_error_in_one_line(tmp_path, mnist_like, capsys):
+    folder = solved_workbook(tmp_path / "wb")
+    (folder / "linear.py").write_text((folder / "linear.py").read_text() + "\n\ndef broken(:\n")
+    assert main(["learn", "train", str(folder), "--data-dir", str(mnist_like), "--no-download", "--epochs", "1",
+                 "--train-size", "100", "--test-size", "50"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("glassnet learn: error: cannot import linear.py: SyntaxError: ") and err.count("\n") == 1
+    assert f"(line {_line_of(folder / 'linear.py', 'def broken')}); fix it, then check it" in err
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    (["--epochs", "two"], "argument --epochs: expected a whole number, got 'two'"),
+    (["--train-size", "1"], "argument --train-size: must be at least 2 (batch norm needs two digits in a batch)"),
+    (["--train-size", "-5"], "argument --train-size: must be at least 2"),
+    (["--test-size", "0"], "argument --test-size: must be at least 1, got 0"),
+    (["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+])
+def test_learn_train_refuses_bad_options_as_usage_errors(tmp_path, mnist_like, capsys, flags, said):
+    with pytest.raises(SystemExit) as exit_:
+        main(["learn", "train", str(solved_workbook(tmp_path / "wb")), "--data-dir", str(mnist_like), *flags])
+    assert exit_.value.code == 2 and said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, said", [
+    ("--train-size", "--train-size 201 is more than the 200 training digits of"),
+    ("--test-size", "--test-size 201 is more than the 100 test digits of"),
+])
+def test_learn_train_refuses_more_digits_than_the_data_has(tmp_path, mnist_like, capsys, flag, said):
+    assert main(["learn", "train", str(solved_workbook(tmp_path / "wb")), "--data-dir", str(mnist_like),
+                 "--train-size", "100", flag, "201"]) == 2
+    assert said in capsys.readouterr().err
 
 
 @pytest.mark.slow
