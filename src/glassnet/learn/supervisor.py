@@ -45,7 +45,8 @@ _SHAPES: dict[str, Callable[[Any], bool]] = {       # what each kind of line the
 }
 _HINTS = {"SIGSEGV": " (a segmentation fault: memory read out of bounds, as through a wrong "
                      "np.lib.stride_tricks.as_strided or ctypes, or recursion deeper than the C stack)",
-          "SIGKILL": " (killed from outside, often for using too much memory)"}
+          "SIGKILL": " (by the system, often for using too much memory, or by the checker when the process "
+                     "closed its line to it)"}
 
 
 def check(folder: str | Path, names: Sequence[str] = (), *, limit: float = TIME_LIMIT) -> list[Result]:
