@@ -33,13 +33,22 @@ def paste(stub: str, solution: str) -> str:
     return "".join(lines)
 
 
-def solved_workbook(folder: Path, plant: tuple[str, str, str] | None = None) -> Path:
-    """A workbook with every solution pasted in; ``plant`` = (exercise, old, new) edits one solution first."""
+def solve(folder: Path, name: str, plant: tuple[str, str] | None = None) -> Path:
+    """Paste the docs' solution into ``folder/name.py``; ``plant`` = (old, new) edits the solution first."""
+    solution = solutions()[name]
+    if plant is not None:
+        assert plant[0] in solution, f"the planted text {plant[0]!r} is not in the {name} solution"
+        solution = solution.replace(plant[0], plant[1])
+    path = folder / f"{name}.py"
+    path.write_text(paste(path.read_text(), solution))
+    return path
+
+
+def solved_workbook(folder: Path, *plants: tuple[str, str, str]) -> Path:
+    """A workbook with every solution pasted in; each of ``plants`` = (exercise, old, new) edits one solution first."""
     start(folder)
-    for name, solution in solutions().items():
-        if plant is not None and plant[0] == name:
-            assert plant[1] in solution, f"the planted mistake's text {plant[1]!r} is not in the {name} solution"
-            solution = solution.replace(plant[1], plant[2])
-        path = folder / f"{name}.py"
-        path.write_text(paste(path.read_text(), solution))
+    planted = {exercise: (old, new) for exercise, old, new in plants}
+    assert len(planted) == len(plants), "at most one planted edit per exercise"
+    for name in solutions():
+        solve(folder, name, planted.get(name))
     return folder

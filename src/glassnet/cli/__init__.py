@@ -19,7 +19,7 @@ from pathlib import Path
 
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError
-from glassnet.cli.learn import cmd_learn
+from glassnet.cli.learn import at_least, cmd_learn
 from glassnet.cli.models import cmd_compare, cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
 from glassnet.cli.sweep import add_parsers as add_sweep_parsers
@@ -122,10 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     learn_check.add_argument("names", nargs="*", metavar="NAME", help="exercises to check (default: all)")
     learn_train = steps.add_parser("train", help="train the network built from your layers beside glassnet's")
     learn_train.add_argument("folder", type=Path, metavar="FOLDER")
-    learn_train.add_argument("--epochs", type=int, default=3, help="default 3")
-    learn_train.add_argument("--train-size", type=int, default=10000, help="training digits (default 10000)")
-    learn_train.add_argument("--test-size", type=int, default=2000, help="test digits (default 2000)")
-    learn_train.add_argument("--seed", type=int, default=0)
+    learn_train.add_argument("--epochs", type=at_least(1), default=3, help="default 3")
+    learn_train.add_argument("--train-size", type=at_least(2, " (batch norm needs two digits in a batch)"),
+                             default=10000, help="training digits (default 10000)")
+    learn_train.add_argument("--test-size", type=at_least(1), default=2000, help="test digits (default 2000)")
+    learn_train.add_argument("--seed", type=at_least(0), default=0, help="default 0")
     _add_data_flags(learn_train)
 
     export = commands.add_parser("export", help="a trained model as a static web page, or an ONNX graph")

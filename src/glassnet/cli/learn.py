@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from glassnet.cli.common import load_data
+from glassnet.cli.common import UsageError, load_data
+
+
+def at_least(least: int, why: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``least`` (``why`` says what needs it)."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}{why}, got {value}")
+        return value
+
+    return whole_number
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
@@ -27,6 +43,11 @@ def _train(args: argparse.Namespace) -> int:
     from glassnet.learn.side_by_side import EpochRow, train_side_by_side
 
     mnist = load_data(args)
+    for flag, part, asked, there in (("--train-size", "training", args.train_size, len(mnist.train_labels)),
+                                     ("--test-size", "test", args.test_size, len(mnist.test_labels))):
+        if asked > there:
+            raise UsageError(f"{flag} {asked} is more than the {there} {part} digits of {mnist.name}; ask for "
+                             f"{there} or fewer")
     x_train, y_train = to_inputs(mnist.train_images[:args.train_size]), mnist.train_labels[:args.train_size]
     x_test, y_test = to_inputs(mnist.test_images[:args.test_size]), mnist.test_labels[:args.test_size]
     print(f"the reference network from your layers and from glassnet's, the same initial weights and batches;\n"

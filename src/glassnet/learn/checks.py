@@ -8,7 +8,6 @@ which tensor is wrong and, where the pattern is recognisable, which mistake made
 from __future__ import annotations
 
 import math
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.learn.diagnose import close, compare
+from glassnet.learn.learner_code import describe, text
 from glassnet.nn import layers as reference
 from glassnet.nn.gradcheck import check_layer
 from glassnet.nn.init import he_normal
@@ -42,36 +42,37 @@ class _Failed(Exception):
 
 
 class Checks:
-    """Collects the results of one exercise's checks; a check is a function that raises ``_Failed``."""
+    """Runs the checks of one exercise and reports each: ``started(name)`` before it, ``report(result)`` after.
 
-    def __init__(self, exercise: str, path: Path) -> None:
-        self.exercise, self.path = exercise, path
-        self.results: list[Result] = []
+    A check is a function that raises ``_Failed``; whatever else it raises, the learner's code raised.
+    """
+
+    def __init__(self, exercise: str, path: Path, *, started: Callable[[str], None],
+                 report: Callable[[Result], None]) -> None:
+        self.exercise, self.path = exercise, path            # path: absolute, as the learner's code carries it
+        self.started, self.report = started, report
 
     def run(self, name: str, check: Callable[[], None]) -> bool:
+        self.started(name)
         try:
             check()
         except _Failed as e:
-            self.results.append(Result(self.exercise, name, False, str(e)))
-            return False
+            message = str(e)
         except NotImplementedError as e:
-            self.results.append(Result(self.exercise, name, False, f"not implemented yet: {e}"))
-            return False
-        except Exception as e:                      # the learner's code raised: say where, in their file
-            self.results.append(Result(self.exercise, name, False, f"raised {type(e).__name__}: {e}{self._where(e)}"))
-            return False
-        self.results.append(Result(self.exercise, name, True))
-        return True
+            message = f"not implemented yet: {text(e)}"
+        except BaseException as e:                  # the learner's code raised, or called sys.exit: say where
+            message = describe(e, [self.path])
+        else:
+            self.report(Result(self.exercise, name, True))
+            return True
+        self.report(Result(self.exercise, name, False, message))
+        return False
 
     def run_in_order(self, *steps: tuple[str, Callable[[], None]]) -> None:
         """Run the checks in turn, up to the first that fails: the later ones build on it."""
         for name, check in steps:
             if not self.run(name, check):
                 return
-
-    def _where(self, error: Exception) -> str:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == self.path]
-        return f" ({self.path.name}, line {frames[-1].lineno})" if frames else ""
 
 
 def expect(got: Any, want: Any, what: str, **options: Any) -> None:

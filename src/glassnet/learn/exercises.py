@@ -1,9 +1,10 @@
-"""The workbook: which exercises there are, writing them for a learner, and checking the learner's files."""
+"""The workbook: which exercises there are, writing them for a learner, and the table of a check's results.
+
+Checking the learner's files is ``glassnet.learn.supervisor.check``.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -39,6 +40,11 @@ EXERCISES = [
 ]
 BY_NAME = {exercise.name: exercise for exercise in EXERCISES}
 README = "README.md"
+# Seconds each exercise (its import and all its checks) may take. The docs' solutions take under a
+# tenth of a second an exercise, layers written with Python loops under half a second (measured on a
+# busy 2-core machine): past ten seconds the code is stuck, not slow, and a learner should not be
+# left waiting longer to hear so.
+TIME_LIMIT = 10.0
 
 
 def start(folder: str | Path) -> list[Path]:
@@ -78,6 +84,11 @@ in any editor or notebook, then check it:
 
 A check compares your code with finite differences and with glassnet's own
 layers, on several batch sizes, and names the likely mistake when it can.
+Your code runs in a Python process of its own: what it prints appears on
+stderr, above the table, and even an endless loop, sys.exit or a crash fails
+only its own exercise. Each exercise has {TIME_LIMIT:g} seconds: the solutions need
+under a tenth of a second, so an exercise still running then is stuck, most
+likely in an endless loop; its check fails and names the function it was in.
 When the layers pass, train the reference network built from them:
 
     glassnet learn train {folder}
@@ -88,48 +99,6 @@ When the layers pass, train the reference network built from them:
 
 The solutions are in the docs, on the "Exercises" page, folded until you open them.
 """
-
-
-def load(path: Path) -> ModuleType:
-    """The learner's file as a fresh module (a new one on every call: edits are always seen)."""
-    name = f"glassnet_workbook_{path.stem}_{id(path)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module                         # dataclasses and pickling look modules up by name
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
-
-
-def check(folder: str | Path, names: Sequence[str] = ()) -> list[Result]:
-    """Check the exercises ``names`` (all when empty) of the workbook in ``folder``."""
-    folder = Path(folder)
-    unknown = [name for name in names if name not in BY_NAME]
-    if unknown:
-        raise GlassnetError(f"no exercise named {', '.join(unknown)}; the exercises are {', '.join(BY_NAME)}")
-    if not folder.is_dir():
-        raise GlassnetError(f"{folder} is not a folder; write a workbook there with 'glassnet learn start {folder}'")
-    results: list[Result] = []
-    for exercise in [BY_NAME[name] for name in names] or EXERCISES:
-        path = folder / f"{exercise.name}.py"
-        if not path.exists():
-            results.append(Result(exercise.name, "file", False, f"{path} is missing"))
-            continue
-        try:
-            module = load(path)
-        except Exception as e:                         # whatever the learner's file raises on import
-            where = f" (line {e.lineno})" if isinstance(e, SyntaxError) else ""
-            results.append(Result(exercise.name, "import", False, f"cannot import {path.name}: "
-                                                                 f"{type(e).__name__}: {e}{where}"))
-            continue
-        collected = Checks(exercise.name, path.resolve())
-        exercise.check(module, collected)
-        results.extend(collected.results)
-    return results
 
 
 def format_results(results: Sequence[Result]) -> str:

@@ -4,20 +4,25 @@ Both networks start from the same weights and see the same batches in the same o
 its own layers, loss and Adam (the learner's from the workbook, glassnet's from ``nn/``). Only the
 dropout masks differ (each layer draws its own), so the two accuracies agree to within the noise
 of a few epochs, and a broken layer shows as a network that does not learn.
+
+The learner's code runs in this process (training is long, and a Ctrl-C stops it): whatever it raises
+or does, even sys.exit, becomes one ``LearnerCodeError`` naming the file and line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from glassnet.errors import GlassnetError
-from glassnet.learn.exercises import load
+from glassnet.learn.learner_code import describe, import_failure, load
 from glassnet.nn.layers import BatchNorm, Dropout, Linear
 from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import mlp
@@ -67,13 +72,49 @@ class _Network:
         return hits / max(len(x), 1)
 
 
-def _yours(folder: Path, reference: list[Any], seed: int) -> _Network:
-    """The learner's network, with the reference network's initial weights copied in."""
+class LearnerCodeError(GlassnetError):
+    """The learner's code raised (or exited) while the network built from it was trained."""
+
+
+def _files(folder: Path) -> list[Path]:
+    return [(folder / f"{name}.py").absolute() for name in NEEDED]
+
+
+@contextmanager
+def _learners_code(folder: Path) -> Iterator[None]:
+    """Whatever the learner's layers raise or do, even sys.exit, said in one line that names their file and line."""
+    try:
+        yield
+    except NotImplementedError as e:
+        raise GlassnetError(f"a layer of the workbook is not written yet ({e}); "
+                            f"'glassnet learn check {folder}' shows which") from None
+    except (KeyboardInterrupt, GlassnetError):            # a Ctrl-C, or glassnet's own word on a file
+        raise
+    except BaseException as e:
+        raise LearnerCodeError(f"your network {describe(e, _files(folder))}; 'glassnet learn check {folder}' "
+                               "checks each layer") from None
+
+
+def _modules(folder: Path) -> dict[str, ModuleType]:
+    """The workbook's files that the network needs, imported."""
     missing = [name for name in NEEDED if not (folder / f"{name}.py").exists()]
     if missing:
         raise GlassnetError(f"{folder} lacks {', '.join(f'{m}.py' for m in missing)}; "
                             f"write a workbook with 'glassnet learn start {folder}'")
-    modules = {name: load(folder / f"{name}.py") for name in NEEDED}
+    modules = {}
+    for name, path in zip(NEEDED, _files(folder)):
+        try:
+            modules[name] = load(path)
+        except (KeyboardInterrupt, GlassnetError):
+            raise
+        except BaseException as e:                         # whatever the file's code raises or does, even sys.exit
+            raise LearnerCodeError(f"{import_failure(path, e)}; fix it, then check it with "
+                                   f"'glassnet learn check {folder} {name}'") from None
+    return modules
+
+
+def _yours(modules: dict[str, ModuleType], reference: list[Any], seed: int) -> _Network:
+    """The learner's network, with the reference network's initial weights copied in."""
     rng = np.random.default_rng(seed + 1)
     layers: list[Any] = []
     for layer in reference:
@@ -97,14 +138,19 @@ def train_side_by_side(folder: str | Path, x_train: NDArray[np.floating], y_trai
                        x_test: NDArray[np.floating], y_test: NDArray[np.integer], *, epochs: int = 3,
                        batch_size: int = 128, seed: int = 0,
                        on_epoch: Callable[[EpochRow], None] | None = None) -> list[EpochRow]:
-    """Train the learner's network and glassnet's on the same data, epoch by epoch; inputs in [0, 1]."""
+    """Train the learner's network and glassnet's on the same data, epoch by epoch; inputs in [0, 1].
+
+    Raises ``LearnerCodeError`` when the learner's code raises, naming their file and line.
+    """
+    if epochs < 1 or batch_size < 2 or len(x_train) < 2 or len(x_test) < 1:
+        raise ValueError(f"expected epochs >= 1, batch_size >= 2 (batch norm), at least 2 training rows and 1 test "
+                         f"row; got epochs={epochs}, batch_size={batch_size}, {len(x_train)} and {len(x_test)} rows")
     model = mlp(SIZES, rng=np.random.default_rng(seed), dropout=0.2, dtype=np.float64)
     theirs = _Network(model.layers, softmax_cross_entropy, Adam(model.params()))
-    try:
-        yours = _yours(Path(folder), model.layers, seed)
-    except NotImplementedError as e:
-        raise GlassnetError(f"a layer of the workbook is not written yet ({e}); "
-                            f"'glassnet learn check {folder}' shows which") from None
+    folder = Path(folder)
+    modules = _modules(folder)
+    with _learners_code(folder):
+        yours = _yours(modules, model.layers, seed)
     x_train, x_test = np.asarray(x_train, np.float64), np.asarray(x_test, np.float64)
     labels_train, labels_test = np.asarray(y_train, np.intp), np.asarray(y_test, np.intp)
     shuffle = np.random.default_rng(seed + 2)
@@ -114,13 +160,12 @@ def train_side_by_side(folder: str | Path, x_train: NDArray[np.floating], y_trai
         losses: dict[str, list[float]] = {"yours": [], "glassnet": []}
         for start in range(0, len(order) - 1, batch_size):          # a last batch of one cannot be normalized
             batch = order[start:start + batch_size]
-            for name, network in (("yours", yours), ("glassnet", theirs)):
-                try:
-                    losses[name].append(network.step(x_train[batch], labels_train[batch]))
-                except NotImplementedError as e:
-                    raise GlassnetError(f"a layer of the workbook is not written yet ({e}); "
-                                        f"'glassnet learn check {folder}' shows which") from None
-        row = EpochRow(epoch, float(np.mean(losses["yours"])), yours.accuracy(x_test, labels_test),
+            with _learners_code(folder):
+                losses["yours"].append(yours.step(x_train[batch], labels_train[batch]))
+            losses["glassnet"].append(theirs.step(x_train[batch], labels_train[batch]))
+        with _learners_code(folder):
+            yours_accuracy = yours.accuracy(x_test, labels_test)
+        row = EpochRow(epoch, float(np.mean(losses["yours"])), yours_accuracy,
                        float(np.mean(losses["glassnet"])), theirs.accuracy(x_test, labels_test))
         rows.append(row)
         if on_epoch is not None:
