@@ -64,9 +64,20 @@ def test_a_wrong_or_misplaced_credential_gets_403(server, headers):
     assert status == 403 and "printed in the terminal" in answer["error"]
 
 
+@pytest.mark.parametrize("value", [
+    f"token {TOKEN}",
+    f"Token {TOKEN}",
+    f"token\t{TOKEN}",
+    f"token   {TOKEN}  ",
+])
+def test_the_header_is_read_as_jupyter_reads_it(server, value):
+    assert request(server, "GET", "/api/sample", headers={"Authorization": value}, auth={})[0] == 200
+
+
 @pytest.mark.parametrize("path", [
     "/?token=" + TOKEN,
     "/?token=" + TOKEN + "&view=training",
+    "/?token=" + "".join(f"%{ord(c):02X}" for c in TOKEN),      # the same token, percent-encoded
 ])
 def test_the_owners_url_sets_an_httponly_strict_cookie_for_this_port_and_drops_the_token(server, path):
     status, _, response = request(server, "GET", path, auth={})

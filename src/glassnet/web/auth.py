@@ -66,8 +66,8 @@ class Owner:
 
     def by_header(self, headers: Message) -> bool:
         """Whether the request carries ``Authorization: token <the token>`` (a script's way)."""
-        scheme, _, value = (headers.get("Authorization") or "").partition(" ")
-        return scheme.lower() == "token" and self.matches(value.strip())
+        parts = (headers.get("Authorization") or "").split(None, 1)
+        return len(parts) == 2 and parts[0].lower() == "token" and self.matches(parts[1].strip())
 
     def by_cookie(self, headers: Message) -> bool:
         """Whether the request carries this server's cookie with the token (the page's way)."""
