@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import secrets
 import statistics
 import threading
 import time
@@ -34,7 +35,7 @@ def drawing(rng: np.random.Generator) -> bytes:
     return json.dumps({"image": image.round(3).tolist()}).encode()
 
 
-def client(port: int, n: int, bad_every: int, seed: int) -> tuple[list[float], int, int]:
+def client(port: int, n: int, bad_every: int, seed: int, token: str) -> tuple[list[float], int, int]:
     rng = np.random.default_rng(seed)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies, failures, bad_ok = [], 0, 0
@@ -44,7 +45,8 @@ def client(port: int, n: int, bad_every: int, seed: int) -> tuple[list[float], i
         body = BAD[i % len(BAD)] if malformed else bodies[i % len(bodies)]
         started = time.perf_counter()
         try:
-            connection.request("POST", "/api/predict", body, {"Content-Type": "application/json"})
+            connection.request("POST", "/api/predict", body, {"Content-Type": "application/json",
+                                                              "Authorization": f"token {token}"})
             response = connection.getresponse()
             response.read()
             status = response.status
@@ -70,14 +72,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     model, _ = load_model(args.model)
-    server = make_server(DigitApp(model), "127.0.0.1", 0)
+    token = secrets.token_urlsafe(32)                         # the server answers only its owner
+    server = make_server(DigitApp(model), "127.0.0.1", 0, token)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    client(port, 20, 0, 99)                                   # warm-up, then measure memory from here
+    client(port, 20, 0, 99, token)                                   # warm-up, then measure memory from here
     rss_before = rss_mib()
     started = time.perf_counter()
     with ThreadPoolExecutor(args.clients) as pool:
-        results = list(pool.map(lambda c: client(port, args.requests, args.bad_every, c), range(args.clients)))
+        results = list(pool.map(lambda c: client(port, args.requests, args.bad_every, c, token), range(args.clients)))
     wall = time.perf_counter() - started
     server.shutdown()
     latencies = sorted(ms * 1e3 for r in results for ms in r[0])

@@ -58,3 +58,21 @@ def test_saliency_is_the_gradient_of_the_predicted_probability_and_reads_only(rn
     np.testing.assert_allclose(gradient, numerical, rtol=1e-6, atol=1e-10)
     after = [p.value for p in model.params()] + list(model.buffers().values())
     assert all(np.array_equal(a, b) for a, b in zip(before, after)) and model.training
+
+
+def test_the_update_ratio_of_a_tensor_whose_norm_was_zero_is_nan_unmoved_and_inf_moved(rng):
+    model = mlp([4, 3, 2], rng=rng, dtype=np.float64)
+    model.layers[0].weight.value[...] = 0.0
+    before = diagnostics.snapshot(model)                  # the layer's weight and batch norm's β are all 0
+    model.layers[0].weight.value[0, 0] = 1e-3
+    ratios = diagnostics.update_ratios(before, model)
+    assert ratios["0.weight"] == np.inf and np.isnan(ratios["1.beta"])
+
+
+def test_activation_stats_of_a_diverged_layer_leave_its_non_finite_values_out_of_the_histogram(rng):
+    model = Sequential([Linear(3, 4, rng=rng, dtype=np.float64), ReLU()])
+    model.layers[0].weight.value[0, 0] = np.inf
+    model.layers[0].weight.value[1, 1] = np.nan
+    stats = diagnostics.activation_stats(model, rng.random((8, 3)), bins=4)
+    assert stats[0].not_finite == 16 and stats[0].counts.sum() == 8 * 4 - 16
+    assert np.isnan(stats[0].mean) and np.isfinite(stats[0].edges).all()

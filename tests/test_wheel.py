@@ -79,14 +79,17 @@ def test_the_wheel_works_in_a_fresh_environment_with_the_oldest_numpy(built, tmp
     predicted = glassnet("predict", "--model", "demo", str(tmp_path / "ones.npy"), "--json")
     assert predicted.returncode == 0, predicted.stderr
     assert [json.loads(line)["prediction"] for line in predicted.stdout.splitlines()] == [1, 1]
+    token = "wheel-test-token-0123456789"                         # the server answers only its owner
     serve = subprocess.Popen([str(venv / "bin" / "glassnet"), "serve", "--port", "0"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                             stderr=subprocess.PIPE, text=True, env=env | {"GLASSNET_TOKEN": token}, cwd=tmp_path)
     try:
         url = serve.stdout.readline().split(" on ")[1].split()[0]
+        assert url.endswith(f"/?token={token}")
         import urllib.request
 
-        request = urllib.request.Request(url + "api/predict", json.dumps({"pixels": [0.0] * 784}).encode(),
-                                         {"Content-Type": "application/json"})
+        request = urllib.request.Request(url.removesuffix(f"?token={token}") + "api/predict",
+                                         json.dumps({"pixels": [0.0] * 784}).encode(),
+                                         {"Content-Type": "application/json", "Authorization": f"token {token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["blank"] is True
     finally:

@@ -4,6 +4,8 @@ import shutil
 
 import pytest
 
+from tests.web.processes import DEADLINE
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # headless, and without the background connections that this machine's closed network refuses
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -22,3 +24,11 @@ def draw_vertical_stroke(page, selector: str = "#pad") -> None:
     page.mouse.down()
     page.mouse.move(box["x"] + 140, box["y"] + 240, steps=10)
     page.mouse.up()
+
+
+def wait_until(page, condition: str) -> None:
+    """Wait for a JavaScript condition to hold, as long as only a hang takes.
+
+    Passed as a function: Playwright polls a bare expression with eval, which the pages' CSP refuses.
+    """
+    page.wait_for_function(f"() => ({condition})", timeout=DEADLINE * 1000)

@@ -1,32 +1,20 @@
 """The JSON API against the real server: answers, and every bad request refused without harm."""
 
-import http.client
 import json
 import re
 import socket
-import urllib.error
-import urllib.request
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from glassnet.checkpoint import load_model
 from glassnet.data.preprocess import preprocess_digit
-from glassnet.web.server import MAX_BODY
-
-
-def request(server, method, path, body=None, headers=None):
-    """(status, parsed JSON or raw bytes, headers) without raising on HTTP errors."""
-    url = urlparse(server)
-    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    connection.request(method, path, body=data, headers=headers or {})
-    response = connection.getresponse()
-    raw = response.read()
-    connection.close()
-    kind = response.getheader("Content-Type", "")
-    return response.status, json.loads(raw) if kind.startswith("application/json") else raw, response
+from glassnet.diagnostics.record import RECORD_NAME, Controller
+from glassnet.web.handler import MAX_BODY
+from tests.web.client import AUTH_LINE, DEADLINE, TOKEN, request
 
 
 def drawing(seed=0):
@@ -98,6 +86,12 @@ BAD_BODIES = [
     (b'{"image": [[-0.1, 0.1]]}', r"[0, 1]"),
     (json.dumps({"image": [[0.0] * 600] * 2}).encode(), "at most 512"),
     (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+    (b'{"a":' * 100000 + b"1" + b"}" * 100000, "not valid JSON"),
+    (b'{"pixels": [' + b"1" * 5000 + b"]}", "not valid JSON"),        # past Python's integer digit limit
+    (b"1", "a JSON int, not an object"),
+    (b'"image"', "a JSON str, not an object"),
+    (b"null", "a JSON NoneType, not an object"),
+    (b"", "not valid JSON"),
 ]
 
 
@@ -128,8 +122,8 @@ def test_too_large_is_413_and_the_body_is_not_read(server):
 
 def test_announced_huge_body_is_refused_without_waiting_for_it(server):
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n"
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n{AUTH_LINE}"
                      "Content-Length: 10000000000\r\n\r\n".encode())
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413")
@@ -137,8 +131,8 @@ def test_announced_huge_body_is_refused_without_waiting_for_it(server):
 
 def test_missing_content_length(server):
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n\r\n".encode())
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n{AUTH_LINE}\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 411")
 
 
@@ -167,7 +161,7 @@ def test_server_keeps_serving_after_bad_requests(server):
     for body, _ in BAD_BODIES[:5]:
         request(server, "POST", "/api/predict", body)
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
         sock.sendall(b"GARBAGE\r\n\r\n")
         sock.recv(4096)
     status, _, _ = request(server, "POST", "/api/predict", {"pixels": [0.0] * 784})
@@ -180,12 +174,11 @@ def test_sample_without_data_is_503(model_file):
     from glassnet.web.server import DigitApp, make_server
 
     model, _ = load_model(model_file)
-    httpd = make_server(DigitApp(model), "127.0.0.1", 0)
+    httpd = make_server(DigitApp(model), "127.0.0.1", 0, TOKEN)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        with pytest.raises(urllib.error.HTTPError) as error:
-            urllib.request.urlopen(f"http://127.0.0.1:{httpd.server_address[1]}/api/sample", timeout=10)
-        assert error.value.code == 503
+        status, _, _ = request(f"http://127.0.0.1:{httpd.server_address[1]}", "GET", "/api/sample")
+        assert status == 503
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -193,16 +186,15 @@ def test_sample_without_data_is_503(model_file):
 
 def test_the_api_answers_only_requests_addressed_to_this_machine(server):
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
         sock.sendall(b"GET /api/sample HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
         reply = b"".join(iter(lambda: sock.recv(65536), b""))          # until the server closes
     assert reply.startswith(b"HTTP/1.1 403") and b"addressed to" in reply
 
 
 def test_live_routes_need_a_followed_run(server):
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(f"{server}/api/live/state", timeout=10)
-    assert error.value.code == 404 and "follows no training run" in json.loads(error.value.read())["error"]
+    status, body, _ = request(server, "GET", "/api/live/state")
+    assert status == 404 and "follows no training run" in body["error"]
 
 
 def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
@@ -211,7 +203,7 @@ def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
     from glassnet.web.live import LiveRun
 
     live = LiveRun(tmp_path)
-    assert live.model() is None and live.state() == {"run": tmp_path.name, "controllable": False, "finished": False}
+    assert live.model() is None and live.state() == {"run": tmp_path.name, "controllable": False}
     first = mlp([784, 8, 10], rng=rng)
     save_checkpoint(tmp_path / "model.npz", first, {"epoch": 1})
     loaded = live.model()
@@ -220,7 +212,7 @@ def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
     save_checkpoint(tmp_path / "model.npz", second, {"epoch": 2})
     np.testing.assert_array_equal(live.model().layers[0].weight.value, second.layers[0].weight.value)
     with pytest.raises(PermissionError, match="only 'glassnet train --watch'"):
-        live.control("pause", "token")
+        live.control("pause")
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "BREW", "CONNECT"])
@@ -232,9 +224,9 @@ def test_unknown_methods_get_a_json_405(server, method):
 @pytest.mark.parametrize("length", ["５", "1" * 5000, "12a", "-1", "1e3"])
 def test_odd_content_lengths_are_a_400_not_a_500(server, length):
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\nContent-Length: {length}\r\n"
-                     "Connection: close\r\n\r\n".encode())
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n{AUTH_LINE}"
+                     f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode())
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
     assert reply.startswith(b"HTTP/1.1 400"), reply[:80]
 
@@ -248,7 +240,7 @@ def test_a_number_beyond_float64_is_a_400(server):
 def _replies(server, raw: bytes) -> list[bytes]:
     """The status lines the server sends back for the raw bytes of one connection."""
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
         sock.sendall(raw)
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
     return re.findall(rb"HTTP/1\.1 \d{3}", reply)              # a body runs straight into the next reply
@@ -256,7 +248,7 @@ def _replies(server, raw: bytes) -> list[bytes]:
 
 def _requests(server):
     """A request to smuggle inside a body, and a last request that closes the connection."""
-    host = f"Host: 127.0.0.1:{urlparse(server).port}\r\n".encode()
+    host = f"Host: 127.0.0.1:{urlparse(server).port}\r\n{AUTH_LINE}".encode()
     return (b"GET /nope HTTP/1.1\r\n" + host + b"\r\n",
             b"GET /api/sample HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n", host)
 
@@ -280,9 +272,96 @@ def test_a_chunked_body_closes_the_connection_instead_of_being_read_as_requests(
 
 def test_a_body_shorter_than_its_content_length_is_a_400_that_says_so(server):
     url = urlparse(server)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\nContent-Length: 100\r\n\r\n"
-                     '{"pixels": []}'.encode())
+    with socket.create_connection((url.hostname, url.port), timeout=DEADLINE) as sock:
+        sock.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{url.port}\r\n{AUTH_LINE}"
+                     'Content-Length: 100\r\n\r\n{"pixels": []}'.encode())
         sock.shutdown(socket.SHUT_WR)                                 # the client has nothing more to send
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
     assert reply.startswith(b"HTTP/1.1 400") and b"ended after 14 of the 100 bytes" in reply, reply[:300]
+
+
+CONTROL_BODIES = [
+    (b'{"action": "explode"}', "unknown action"),
+    (b'{"action": ["pause"]}', "unknown action"),
+    (b'{"action": null}', "unknown action"),
+    (b"{}", "unknown action"),
+    (b'["pause"]', "not an object"),
+    (b'"pause"', "not an object"),
+    (b"{not json", "not valid JSON"),
+    (b"\xff", "not valid JSON"),
+    (b'{"action": NaN}', "non-finite"),
+    (b'{"action": ' + b"1" * 5000 + b"}", "not valid JSON"),
+    (b'{"a":' * 100000 + b"1" + b"}" * 100000, "not valid JSON"),
+    (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("body, message", CONTROL_BODIES)
+def test_bad_control_requests_get_400_with_a_json_message(serve_live, tmp_path, body, message):
+    url = serve_live(tmp_path, Controller())
+    status, result, _ = request(url, "POST", "/api/live/control", body, {"Content-Type": "application/json"})
+    assert status == 400 and message in result["error"], result
+
+
+@pytest.mark.parametrize("query", [
+    "offset=%2B1",
+    "offset=+1",
+    "offset=-1",
+    "offset=%C2%B2",                     # "²": str.isdigit() says yes, int() says no
+    "offset=%D9%A1",                     # an Arabic-Indic one: int() would take it
+    "offset=1e3",
+    "offset=1.0",
+    "offset=0x10",
+    "offset=",
+    "offset",
+    "offset=1&offset=2",
+    "offset=1&other=2",
+    "offset=" + "9" * 16,
+    "offset=" + "9" * 5000,
+    "&&&",
+    "offset=%FF",
+    "=".join(["x"] * 50),
+])
+def test_odd_offsets_get_400(serve_live, tmp_path, query):
+    url = serve_live(tmp_path)
+    status, result, _ = request(url, "GET", f"/api/live/record?{query}")
+    assert status == 400 and "offset" in result["error"], result
+
+
+def test_an_offset_past_the_end_says_to_read_again_from_the_start(serve_live, tmp_path):
+    (tmp_path / RECORD_NAME).write_bytes(b'{"kind": "meta"}\n')
+    url = serve_live(tmp_path)
+    assert request(url, "GET", "/api/live/record?offset=999999999999999")[1] == {
+        "offset": 0, "restart": True, "skipped": {"damaged": 0, "too_long": 0}, "records": []}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(["action", "image", "pixels"]), inner,
+                                                                max_size=3))
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSON_VALUES.map(lambda value: json.dumps(value).encode()),                # NaN and Infinity included
+    st.integers(4000, 6000).map(lambda digits: b'{"pixels": [' + b"7" * digits + b'], "action": 1}'),
+    st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.integers(1, 100_000).map(lambda depth: b'{"action":' * depth + b"0" + b"}" * depth))
+OFFSETS = st.lists(st.sampled_from(["0", "1", "9" * 20, "%C2%B2", "%D9%A1", "%FF", "%00", "+", "-", "e", ".", "%",
+                                    "&offset=1", "&x=1", "x", "="]), max_size=4).map("".join)
+QUERIES = st.one_of(
+    OFFSETS.map(lambda value: "offset=" + value),
+    st.lists(st.sampled_from(["offset", "=", "&", ";", "%", "%2"]) | OFFSETS, max_size=8).map("".join),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="#"), max_size=30))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(path=st.sampled_from(["/api/predict", "/api/live/control"]), body=BODIES)
+def test_no_body_a_client_can_send_gets_a_500(live_server, path, body):
+    status, result, _ = request(live_server, "POST", path, body, {"Content-Type": "application/json"})
+    assert status in (200, 400, 503) and (status == 200 or result["error"]), (status, result)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(query=QUERIES)
+def test_no_query_a_client_can_send_gets_a_500(live_server, query):
+    status, result, _ = request(live_server, "GET", f"/api/live/record?{query}")
+    assert status in (200, 400), (status, result)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from glassnet.cli import main
-from tests.web.chromium import launch, needs_chromium
+from tests.web.chromium import launch, needs_chromium, wait_until
+from tests.web.client import TOKEN
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 
@@ -23,8 +24,8 @@ def page(server):
     with sync_api.sync_playwright() as playwright:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
-        page.goto(server + "/")
-        page.wait_for_function("window.glassnet && window.glassnet.lastResponse !== null")
+        page.goto(f"{server}/?token={TOKEN}")                      # the owner's URL
+        wait_until(page, "window.glassnet && window.glassnet.lastResponse !== null")
         yield page
         browser.close()
 
@@ -32,7 +33,7 @@ def page(server):
 def settled(page):
     """Every change has its answer: the page marks a change 'dirty' at once (in the event handler that
     made it) and stays 'pending' until the answer is shown, so no fixed wait is needed."""
-    page.wait_for_function("!window.glassnet.pending && !window.glassnet.dirty")
+    wait_until(page, "!window.glassnet.pending && !window.glassnet.dirty")
 
 
 def draw_seven(page):
@@ -79,7 +80,7 @@ def test_drawing_updates_everything_and_matches_glassnet_predict(page, model_fil
 
 def test_random_test_digit_button_shows_its_label(page):
     page.click("#sample")
-    page.wait_for_function("document.getElementById('truth').textContent.includes('true label')")
+    wait_until(page, "document.getElementById('truth').textContent.includes('true label')")
     settled(page)
     assert not page.evaluate("window.glassnet.lastResponse.blank")
     assert "true label" in page.inner_text("#truth")

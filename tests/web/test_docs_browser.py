@@ -9,7 +9,7 @@ import pytest
 from tests.web.chromium import launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

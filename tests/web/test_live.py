@@ -5,23 +5,21 @@ the tests hold on a fast machine and a slow one.
 """
 
 import json
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
 
-from glassnet.diagnostics.record import RECORD_NAME, read_records
+from glassnet.diagnostics.lines import read_records
+from glassnet.diagnostics.record import RECORD_NAME
 from tests.helpers import wait_for
 from tests.mnist_fixtures import write_mnist_folder
-from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium
+from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium, wait_until
+from tests.web.processes import DEADLINE, Process, base_of, stop_all, token_of
+
+pytestmark = pytest.mark.slow                       # every test here starts glassnet processes
 
 
 @pytest.fixture(scope="module")
@@ -29,113 +27,74 @@ def data_dir(tmp_path_factory):
     return write_mnist_folder(tmp_path_factory.mktemp("live") / "data", n_train=2000, n_test=300, gz=False)
 
 
-STARTED: list[subprocess.Popen] = []
-
-
 @pytest.fixture(autouse=True)
 def _no_process_outlives_its_test():
     yield
-    while STARTED:
-        process = STARTED.pop()
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+    stop_all()
 
 
-class Process:
-    """A glassnet command in a child process; a thread collects its output, line by line."""
-
-    def __init__(self, *args: str) -> None:
-        self.popen = subprocess.Popen([sys.executable, "-u", "-m", "glassnet", *args], stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, env=os.environ | {"GLASSNET_DATA": ""})
-        STARTED.append(self.popen)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.popen.stdout], daemon=True).start()
-
-    def wait_for_line(self, start: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self.seen.append(line)
-            if line.startswith(start):
-                return line.strip()
-        raise AssertionError(f"no line starting {start!r}; output:\n{''.join(self.seen)}")
-
-    def url(self) -> str:
-        return self.wait_for_line("live view: ").removeprefix("live view: ").removesuffix("/#training")
-
-    def finish(self, sig: int = signal.SIGINT) -> str:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-        self.popen.wait(timeout=60)
-        time.sleep(0)                                      # let the reader thread drain the pipe
-        while True:
-            try:
-                self.seen.append(self.lines.get(timeout=2))
-            except queue.Empty:
-                return "".join(self.seen)
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
+def _get(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=DEADLINE) as response:
         return json.loads(response.read())
 
 
-def _control(url: str, action: str, token: str | None, origin: str | None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"X-Glassnet-Token": token} if token else {}) | \
-        ({"Origin": origin} if origin else {})
-    request = urllib.request.Request(url + "/api/live/control", json.dumps({"action": action}).encode(), headers)
+def _control(url: str, action: str, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(url + "/api/live/control", json.dumps({"action": action}).encode(),
+                                     {"Content-Type": "application/json"} | headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=DEADLINE) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
 
 
 def _epochs(run) -> list[int]:
-    return [r["epoch"] for r in read_records(run / RECORD_NAME)[0] if r["kind"] == "epoch"]
+    return [r["epoch"] for r in read_records(run / RECORD_NAME) if r["kind"] == "epoch"]
 
 
 TRAIN = ["--hidden", "64,32", "--batch-size", "50", "--watch-port", "0", "--quiet"]
 
 
-@pytest.mark.slow
-def test_controls_need_the_token_and_the_page_origin_and_stop_keeps_the_checkpoint(data_dir, tmp_path):
+def test_controls_need_the_owner_and_the_page_origin_and_stop_keeps_the_checkpoint(data_dir, tmp_path):
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "500", *TRAIN, "--watch")
-    url = train.url()
-    wait_for(lambda: _epochs(run))
-    state = _get(url + "/api/live/state")
-    assert state["controllable"] and not state["finished"] and len(state["token"]) > 20
-    origin = url                                                   # what the page itself sends
-    assert _control(url, "pause", None, origin)[0] == 403         # no token
-    assert _control(url, "pause", "x" * 32, origin)[0] == 403     # a wrong one
-    assert _control(url, "pause", state["token"], "http://evil.example")[0] == 403   # another site
-    assert _control(url, "explode", state["token"], origin)[0] == 400
-    status, paused = _control(url, "pause", state["token"], origin)
+    owner_url = train.owner_url("live view: ")
+    url, token = base_of(owner_url), token_of(owner_url)
+    wait_for(lambda: _epochs(run), timeout=DEADLINE)
+    state = _get(url + "/api/live/state", token)
+    assert state["controllable"] and token not in json.dumps(state)
+    name = f"glassnet-token-{url.rsplit(':', 1)[1]}"
+    header, cookie = {"Authorization": f"token {token}"}, {"Cookie": f"{name}={token}"}
+    assert _control(url, "pause", {})[0] == 403                                       # not the owner
+    assert _control(url, "pause", {"Authorization": "token " + "x" * 32})[0] == 403   # a wrong token
+    assert _control(url, "pause", {"Cookie": f"{name}=", "Origin": url})[0] == 403    # an empty cookie
+    assert _control(url, "pause", cookie)[0] == 403                                   # the cookie, not from the page
+    assert _control(url, "pause", cookie | {"Origin": "http://evil.example"})[0] == 403   # from another site
+    assert _control(url, "pause", header | {"Origin": "http://evil.example"})[0] == 403
+    assert _control(url, "explode", header)[0] == 400
+    status, paused = _control(url, "pause", cookie | {"Origin": url})                  # the page's own request
     assert status == 200 and paused["paused"]
-    step = wait_for(lambda: _get(url + "/api/live/state")["paused_at_step"])
+    step = wait_for(lambda: _get(url + "/api/live/state", token)["paused_at_step"], timeout=DEADLINE)
     size = (run / RECORD_NAME).stat().st_size
-    assert _get(url + "/api/live/state")["paused_at_step"] == step and (run / RECORD_NAME).stat().st_size == size
-    assert _control(url, "stop", state["token"], origin)[0] == 200
-    assert train.popen.wait(timeout=60) == 0
+    assert _get(url + "/api/live/state", token)["paused_at_step"] == step
+    assert (run / RECORD_NAME).stat().st_size == size
+    assert _control(url, "stop", header)[0] == 200                                    # a script's request
+    assert train.popen.wait(timeout=DEADLINE) == 0
     out = train.finish()
     assert f"stopped from the live view after step {step}" in out and f"--resume {run}" in out
     assert train.popen.returncode == 0 and (run / "model.npz").exists()
+    end = read_records(run / RECORD_NAME)[-1]
+    assert (end["kind"], end["finished"], end["reason"]) == ("end", False, "stopped from the live view")
 
 
-@pytest.mark.slow
 def test_the_record_survives_kill_9_and_resume_continues_it(data_dir, tmp_path):
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "6", *TRAIN, "--watch")
-    train.url()
-    wait_for(lambda: len(_epochs(run)) >= 2)
+    train.owner_url("live view: ")
+    wait_for(lambda: len(_epochs(run)) >= 2, timeout=DEADLINE)
     train.finish(sig=signal.SIGKILL)
-    records, _ = read_records(run / RECORD_NAME)                  # every complete line parses
+    records = read_records(run / RECORD_NAME)
     assert records[0]["kind"] == "meta" and len(_epochs(run)) >= 2
     resumed = Process("train", "--data-dir", str(data_dir), "--resume", str(run), "--watch", "--watch-port", "0")
     resumed.wait_for_line("training finished")
@@ -143,53 +102,87 @@ def test_the_record_survives_kill_9_and_resume_continues_it(data_dir, tmp_path):
     lines = (run / RECORD_NAME).read_bytes().split(b"\n")
     assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])   # whole lines only
     assert _epochs(run) == [1, 2, 3, 4, 5, 6]                      # each epoch once, in order
-    assert sum(json.loads(line)["kind"] == "meta" for line in lines[:-1]) == 1
+    kinds = [json.loads(line)["kind"] for line in lines[:-1]]
+    assert kinds.count("meta") == 1 and kinds[-1] == "end" and kinds.count("end") == 1
 
 
-@pytest.mark.slow
 @needs_chromium
 def test_watch_in_chromium_curves_pause_resume_draw_stop_and_replay(data_dir, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     run = tmp_path / "run"
     train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "500", *TRAIN, "--watch")
-    url = train.url()
+    owner_url = train.owner_url("live view: ")
     with sync_api.sync_playwright() as playwright:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url + "/#training")
+        page.goto(owner_url)
+        assert page.url == base_of(owner_url) + "/#training"       # the token left the address bar
         for n in (1, 2, 3):                                       # the curves gain points, again and again
-            page.wait_for_function(f"window.glassnetLive.epochs.length >= {n}", timeout=120_000)
+            wait_until(page, f"window.glassnetLive.epochs.length >= {n}")
         assert page.locator("#training-view").is_visible() and not page.locator("#draw-view").is_visible()
         page.click("#pause")
-        page.wait_for_function("window.glassnetLive.state.paused_at_step !== null", timeout=120_000)
+        wait_until(page, "window.glassnetLive.state.paused_at_step !== null")
         seen = page.evaluate("window.glassnetLive.polls")        # a whole poll after the one that saw the pause
-        page.wait_for_function(f"window.glassnetLive.polls >= {seen + 1}", timeout=60_000)
+        wait_until(page, f"window.glassnetLive.polls >= {seen + 1}")
         paused = page.evaluate("[window.glassnetLive.state.paused_at_step, window.glassnetLive.offset, "
                                "window.glassnetLive.polls]")
-        page.wait_for_function(f"window.glassnetLive.polls >= {paused[2] + 3}", timeout=60_000)
+        wait_until(page, f"window.glassnetLive.polls >= {paused[2] + 3}")
         assert page.evaluate("[window.glassnetLive.state.paused_at_step, window.glassnetLive.offset]") == paused[:2]
         assert "Paused at step" in page.inner_text("#run-status")
         page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
         page.click("#resume")
-        page.wait_for_function(f"window.glassnetLive.offset > {paused[1]}", timeout=120_000)
+        wait_until(page, f"window.glassnetLive.offset > {paused[1]}")
         # the draw pad answers with the newest checkpoint, with its saliency map
         page.click("#tab-draw")
         draw_vertical_stroke(page)
-        page.wait_for_function("window.glassnet.lastResponse && !window.glassnet.lastResponse.blank "
-                               "&& !window.glassnet.pending && !window.glassnet.dirty", timeout=60_000)
+        wait_until(page, "window.glassnet.lastResponse && !window.glassnet.lastResponse.blank "
+                         "&& !window.glassnet.pending && !window.glassnet.dirty")
         answer = page.evaluate("window.glassnet.lastResponse")
         assert abs(sum(answer["probabilities"]) - 1) < 1e-3 and np.shape(answer["saliency"]) == (28, 28)
         page.click("#tab-training")
         page.click("#stop")
-        assert train.popen.wait(timeout=60) == 0
-        recorded = len(read_records(run / RECORD_NAME)[0])
+        assert train.popen.wait(timeout=DEADLINE) == 0
+        recorded = len(read_records(run / RECORD_NAME))
         # replay: serve the stopped run; the page receives the whole record
         serve = Process("serve", str(run), "--live", "--port", "0")
-        replay_url = serve.wait_for_line("serving ").split(" on ")[1].split()[0].removesuffix("#training")
-        page.goto(replay_url + "#training")
-        page.wait_for_function(f"window.glassnetLive.records.length === {recorded}", timeout=60_000)
+        page.goto(serve.owner_url("serving "))
+        wait_until(page, f"window.glassnetLive.taken === {recorded}")
         assert page.locator("#pause").is_disabled()
-        assert "only 'glassnet train --watch' can pause it" in page.inner_text("#run-status")
+        assert page.inner_text("#run-status").startswith("Stopped (stopped from the live view)")
         serve.finish()
         browser.close()
     assert (tmp_path / "live.png").stat().st_size > 50_000
+
+
+@needs_chromium
+def test_an_extended_run_is_shown_training_with_its_controls_on(data_dir, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    run = tmp_path / "run"
+    first = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "1", *TRAIN, "--watch")
+    first.wait_for_line("training finished")
+    first.finish()
+    assert (run / "metrics.json").exists() and read_records(run / RECORD_NAME)[-1]["finished"] is True
+    extended = Process("train", "--data-dir", str(data_dir), "--resume", str(run), "--epochs", "500", "--watch",
+                       "--watch-port", "0")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page()
+        page.goto(extended.owner_url("live view: "))
+        wait_until(page, "window.glassnetLive.epochs.length >= 2")
+        wait_until(page, "!document.getElementById('pause').disabled")
+        assert not page.inner_text("#run-status").startswith("Finished")
+        page.click("#stop")
+        assert extended.popen.wait(timeout=DEADLINE) == 0
+        browser.close()
+
+
+def test_watch_records_updates_that_underflow_as_not_finite_and_trains_on(data_dir, tmp_path):
+    run = tmp_path / "run"
+    train = Process("train", "--data-dir", str(data_dir), "--out", str(run), "--epochs", "1", "--hidden", "16",
+                    "--batch-size", "50", "--lr", "1e-50", "--watch", "--watch-port", "0", "--quiet")
+    train.wait_for_line("training finished")
+    out = train.finish()
+    assert train.popen.returncode == 0 and "Traceback" not in out
+    records = read_records(run / RECORD_NAME)
+    assert any(r.get("nonfinite", {}).get("/update_ratios/1.beta") == "NaN" for r in records)
+    assert records[-1]["kind"] == "end" and records[-1]["finished"] is True

@@ -1,22 +1,28 @@
 """Slow clients cannot take the server from real users: a server in its own process, with few file descriptors."""
 
 import http.client
+import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.web.client import AUTH, TOKEN
+from tests.web.processes import DEADLINE
+
 resource = pytest.importorskip("resource")         # the open-file limit is a Unix notion
+pytestmark = pytest.mark.slow                      # every test here starts a server process
 
 SERVER = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
 from glassnet.checkpoint import load_model
 from glassnet.web.server import DigitApp, make_server
-server = make_server(DigitApp(load_model(sys.argv[1])[0]), "127.0.0.1", 0)
+server = make_server(DigitApp(load_model(sys.argv[1])[0]), "127.0.0.1", 0)   # the token: GLASSNET_TOKEN
 server.request_seconds = float(sys.argv[2])
 print(server.server_address[1], server.max_connections, flush=True)
 server.serve_forever()
@@ -29,7 +35,7 @@ def start_server(model_file):
 
     def start(request_seconds):
         process = subprocess.Popen([sys.executable, "-c", SERVER, str(model_file), str(request_seconds)],
-                                   stdout=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, text=True, env=os.environ | {"GLASSNET_TOKEN": TOKEN})
         processes.append(process)
         port, max_connections = map(int, process.stdout.readline().split())
         return process, port, max_connections
@@ -37,7 +43,7 @@ def start_server(model_file):
     yield start
     for process in processes:
         process.kill()
-        process.wait()
+        process.wait(timeout=DEADLINE)
 
 
 class SlowSenders:
@@ -50,7 +56,7 @@ class SlowSenders:
         self.thread.start()
 
     def _connect(self):
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=DEADLINE)
         sock.sendall(b"GET / HTTP/1.1\r\n")
         return sock
 
@@ -72,8 +78,8 @@ class SlowSenders:
 
 
 def get_page(port):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", "/")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    connection.request("GET", "/", headers=AUTH)
     status = connection.getresponse().status
     connection.close()
     return status
@@ -99,10 +105,11 @@ def test_real_users_are_served_while_slow_senders_exceed_the_open_file_limit(sta
 
 def test_a_request_that_does_not_arrive_in_time_is_hung_up_on(start_server):
     _, port, _ = start_server(request_seconds=1)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    deadline = time.monotonic() + DEADLINE
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\n")
         try:
-            for _ in range(100):                        # 20 s of header lines, each well within the idle timeout
+            while time.monotonic() < deadline:          # a header line every 0.2 s, well within the idle timeout
                 sock.sendall(b"X-Slow: 1\r\n")
                 sock.settimeout(0.2)
                 try:
@@ -111,7 +118,7 @@ def test_a_request_that_does_not_arrive_in_time_is_hung_up_on(start_server):
                 except TimeoutError:
                     continue
             else:
-                pytest.fail("the server held a request that never finished for 20 s")
+                pytest.fail(f"the server held a request that never finished for {DEADLINE:.0f} s")
         except (BrokenPipeError, ConnectionResetError):
             pass                                        # closed while we were writing: also hung up on
     assert get_page(port) == 200

@@ -1,7 +1,10 @@
 """`glassnet export MODEL --format web`: the page runs the network and the preprocessing in Chromium, with no
 server, and gives the numbers the Python code gives."""
 
+import functools
+import http.server
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -11,14 +14,15 @@ from glassnet.cli import main
 from glassnet.data.mnist import to_inputs
 from glassnet.data.preprocess import preprocess_digit, to_unit_gray
 from glassnet.demo import demo_model_path
+from glassnet.export.web import write_web
 from tests.conftest import REAL_DATA
 from tests.mnist_fixtures import synthetic_digits
 from tests.test_photos import phone_photo
-from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium
+from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium, wait_until
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +33,23 @@ def exported(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(exported):
+def browser():
     with sync_api.sync_playwright() as playwright:
         browser = launch(playwright)
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto((exported / "index.html").as_uri())             # opened from disk: no server at all
-        page.wait_for_function("document.getElementById('status').textContent.includes('test accuracy')")
-        assert errors == []
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, exported):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((exported / "index.html").as_uri())             # opened from disk: no server at all
+    wait_until(page, "document.getElementById('status').textContent.includes('test accuracy')")
+    assert errors == []
+    yield page
+    page.close()
 
 
 def test_the_page_answers_like_predict_proba_on_50_test_digits(page):
@@ -80,3 +90,35 @@ def test_drawing_on_the_exported_page_gives_an_answer(page):
 def test_export_never_replaces_a_folder(exported, capsys):
     assert main(["export", "demo", "--format", "web", str(exported)]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def static_host(tmp_path_factory):
+    """A plain static web host (the standard library's), serving a folder the test writes into."""
+    root = tmp_path_factory.mktemp("host")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("opened", ["from disk", "from a static host"])
+def test_markup_in_the_note_shows_as_text_and_the_csp_stops_inline_script(browser, static_host, opened):
+    root, host = static_host
+    note = "<img src=x onerror=window.pwned=1>"
+    folder = write_web(load_model(demo_model_path())[0], root / opened.replace(" ", "-"), note=note)
+    assert "Content-Security-Policy" in (folder / "index.html").read_text()
+    url = (folder / "index.html").as_uri() if opened == "from disk" else f"{host}/{folder.name}/index.html"
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    wait_until(page, "document.getElementById('status').textContent.includes('onerror')")
+    assert note in page.inner_text("#status") and page.evaluate("document.querySelectorAll('img').length") == 0
+    with page.expect_event("console", lambda message: "Content Security Policy" in message.text):
+        page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=y onerror=window.pwned=2>')")
+    assert page.evaluate("window.pwned") is None and errors == []
+    page.close()

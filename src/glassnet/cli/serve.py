@@ -40,10 +40,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from glassnet.checkpoint import load_model
     from glassnet.data.mnist import load_mnist
     from glassnet.errors import DatasetError
+    from glassnet.web.auth import owner_token
     from glassnet.web.server import DigitApp, make_server
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0-65535 (0 picks a free one), got {args.port}")
+    token = owner_token()                          # GLASSNET_TOKEN, checked before anything is loaded
     path = model_path(args.model) if args.model else _newest_or_demo()
     live = None
     if args.live:
@@ -63,16 +65,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("(MNIST not found: the 'random test digit' button is off; pass --data-dir to turn it on)",
               file=sys.stderr)
     try:
-        server = make_server(DigitApp(model, images, labels, live=live), args.host, args.port)
+        server = make_server(DigitApp(model, images, labels, live=live), args.host, args.port, token)
     except OSError as e:
         raise GlassnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}); "
                             "choose another --port") from e
-    view = "#training" if live is not None else ""
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host} lets other machines reach this development server; it answers "
-              "only requests addressed to 127.0.0.1 or localhost. To share the page with a class, export it: "
-              "glassnet export MODEL --format web FOLDER", file=sys.stderr)
-    print(f"serving {path} on http://{args.host}:{server.server_address[1]}/{view}  (Ctrl-C to stop)", flush=True)
+              "only requests addressed to 127.0.0.1 or localhost, with the token. To share the page with a class, "
+              "export it: glassnet export MODEL --format web FOLDER", file=sys.stderr)
+    url = server.owner_url(args.host, "#training" if live is not None else "")
+    print(f"serving {path} on {url}  (Ctrl-C to stop; the address holds this server's token: keep it to "
+          "yourself)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from glassnet.config import TrainConfig
 from glassnet.diagnostics.record import Controller, DiagnosticsRecorder
 from glassnet.errors import GlassnetError
 from glassnet.train import TrainData
+from glassnet.web.auth import owner_token
 from glassnet.web.live import LiveRun
 from glassnet.web.server import DigitApp, DigitServer, make_server
 
@@ -24,10 +24,10 @@ class Watch:
         self.thread.start()
 
     def finish(self) -> None:
-        """Training is done: keep the view up (it replays the run) until Ctrl-C."""
-        self.live.finished = True
-        print(f"training finished; the live view stays at {self.url} until Ctrl-C", flush=True)
-        try:
+        """Training is done: say so in the record, and keep the view up (it replays the run) until Ctrl-C."""
+        self.recorder.end("training finished", finished=True)
+        try:                                       # a Ctrl-C from the moment the owner reads this ends it cleanly
+            print(f"training finished; the live view stays at {self.url} until Ctrl-C", flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
@@ -36,20 +36,25 @@ class Watch:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/#training"
+        """The owner's URL of the live view, with the server's token (printed only to this terminal)."""
+        return self.server.owner_url(view="#training")
 
     def close(self) -> None:
+        """Stop serving; a record not yet ended says the run stopped (from the page, or by Ctrl-C)."""
+        stopped = self.live.controller is not None and self.live.controller.state()["stopping"]
+        self.recorder.end("stopped from the live view" if stopped else "interrupted", finished=False)
         self.server.shutdown()
         self.server.server_close()
 
 
 def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any, port: int) -> Watch:
     """Serve the live view of ``run_dir`` on 127.0.0.1:``port`` and return the recorder that feeds it."""
-    controller, token = Controller(), secrets.token_urlsafe(24)
-    live = LiveRun(run_dir, controller, token)
+    controller = Controller()
+    live = LiveRun(run_dir, controller)
     recorder = DiagnosticsRecorder.for_run(run_dir, config, data, controller)
     try:
-        server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port)
+        server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port,
+                             owner_token())
     except OSError as e:
         raise GlassnetError(f"cannot serve the live view on 127.0.0.1:{port} ({e.strerror or e}); "
                             "choose another --watch-port (0 picks a free one)") from e

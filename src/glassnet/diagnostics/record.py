@@ -11,15 +11,18 @@ data. Kinds of line:
   activation histograms, dead ReLUs, batch norm's γ/β;
 - ``epoch``: after every epoch's checkpoint: the epoch's figures, the evaluation confusion matrix,
   a few current mistakes, a 2-D PCA map of the last hidden layer on the probe digits, and the
-  first layer's W − W₀ for a few units.
+  first layer's W − W₀ for a few units;
+- ``end``: written by the process that ran ``fit`` when it returned: ``finished`` (the run is
+  complete) or not (stopped, to be resumed), and why.
 
 k is chosen so that these statistics cost about 1% of the training time and the file holds at
-most about 2,000 step lines; a resumed run first drops what the killed one recorded past its checkpoint.
+most about 2,000 step lines; a resumed run first drops what the killed one recorded past its checkpoint
+(and its end line). Lines are written by ``lines.encode``: a statistic that is not finite is recorded
+as null and named in the line's "nonfinite" map, so a diverging run is recorded, not a crash.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -30,9 +33,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from glassnet.atomic import atomic_write_bytes
 from glassnet.config import TrainConfig
 from glassnet.data.batches import as_inputs, n_batches
+from glassnet.diagnostics.lines import encode, keep_records_before
 from glassnet.diagnostics.stats import (
     activation_stats,
     batchnorm_ranges,
@@ -94,43 +97,8 @@ class Controller:
                 raise StopTraining(f"stopped from the live view after step {step}")
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode("utf-8")
-
-
 def _rounded(values: NDArray[Any], digits: int = 4) -> list[Any]:
     return np.round(np.asarray(values, np.float64), digits).tolist()
-
-
-def read_records(path: str | os.PathLike[str], offset: int = 0,
-                 limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
-    """The complete records after byte ``offset`` (at most ``limit``), and the offset after the last of them."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-    except FileNotFoundError:
-        return [], offset
-    lines = data.split(b"\n")[:-1]                     # a partial last line waits for its newline
-    if limit is not None:
-        lines = lines[:limit]
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue                                     # never data: skip what cannot be parsed
-    return records, offset + sum(len(line) + 1 for line in lines)
-
-
-def _keep_complete_records_before(path: Path, epoch: int) -> None:
-    """Drop a partial last line and every record of ``epoch`` or later (a resumed run records them anew)."""
-    if not path.exists():
-        return
-    lines = path.read_bytes().split(b"\n")[:-1]          # the part after the last newline is never data
-    kept = [line for line in lines if json.loads(line).get("epoch", 0) < epoch]
-    if len(kept) != len(lines) or not path.read_bytes().endswith(b"\n"):
-        atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
 
 
 class DiagnosticsRecorder(Callback):
@@ -158,6 +126,8 @@ class DiagnosticsRecorder(Callback):
         self._last_batch_end: float | None = None
         self._step_seconds = 0.0
         self._predicted: NDArray[np.intp] | None = None
+        self._epoch = self._step = 0                      # the last epoch recorded, the last step seen
+        self._ended = False
 
     @classmethod
     def for_run(cls, run_dir: Path, config: TrainConfig, data: TrainData,
@@ -170,15 +140,15 @@ class DiagnosticsRecorder(Callback):
 
     def on_restore(self, history: list[EpochStats]) -> None:
         self._done = list(history)
+        self._epoch, self._step = len(history), len(history) * self._steps_per_epoch
 
     def on_fit_start(self, model: Sequential) -> None:
         """Make the record agree with the run's checkpoint: drop what a killed run recorded past it, and
         add the record of its last epoch if the kill came between its checkpoint and its record."""
         self._model = model
-        _keep_complete_records_before(self.path, len(self._done) + 1)
+        recorded = keep_records_before(self.path, len(self._done) + 1)
         if not self.path.exists() or self.path.stat().st_size == 0:
             self._append(self._meta())
-        recorded = {r["epoch"] for r in read_records(self.path)[0] if r["kind"] == "epoch"}
         if self._done and self._done[-1].epoch not in recorded:
             self.on_epoch_end(self._done[-1])              # the model is that epoch's checkpoint
 
@@ -196,14 +166,26 @@ class DiagnosticsRecorder(Callback):
 
     def _append(self, record: dict[str, Any]) -> None:
         with open(self.path, "ab") as f:                 # one write per complete line
-            f.write(_line(record))
+            f.write(encode(record))
+
+    def end(self, reason: str, finished: bool) -> None:
+        """Close the record with an ``end`` line: the run is over (``finished``) or stopped (to be resumed).
+
+        Called by the process that runs ``fit`` once it returns; readers take "finished" from this line
+        only. A resumed run drops it. Only the first call writes.
+        """
+        if self._model is None or self._ended:
+            return
+        self._ended = True
+        self._append({"kind": "end", "epoch": self._epoch, "step": self._step,
+                      "finished": finished, "reason": reason})
 
     def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
         now = time.perf_counter()
         if self._last_batch_end is not None:
             self._step_seconds = 0.9 * self._step_seconds + 0.1 * (now - self._last_batch_end) \
                 if self._step_seconds else now - self._last_batch_end
-        step = (epoch - 1) * self._steps_per_epoch + batch + 1
+        step = self._step = (epoch - 1) * self._steps_per_epoch + batch + 1
         smooth_loss, smooth_accuracy = self._smooth or (loss, accuracy)
         self._smooth = (SMOOTHING * smooth_loss + (1 - SMOOTHING) * loss,
                         SMOOTHING * smooth_accuracy + (1 - SMOOTHING) * accuracy)
@@ -230,7 +212,8 @@ class DiagnosticsRecorder(Callback):
         model = self._require_model()
         activations = [{"layer": s.layer, "counts": s.counts.tolist(), "edges": _rounded(s.edges[[0, -1]]),
                         "mean": round(s.mean, 4), "std": round(s.std, 4),
-                        "dead": None if s.dead_fraction is None else round(s.dead_fraction, 4)}
+                        "dead": None if s.dead_fraction is None else round(s.dead_fraction, 4),
+                        "not_finite": s.not_finite}
                        for s in activation_stats(model, self.probe)]
         record: dict[str, Any] = self._tick(epoch, step, loss, accuracy, lr) | {
             "kind": "step",
@@ -253,7 +236,7 @@ class DiagnosticsRecorder(Callback):
         probabilities = softmax(model.infer(self.x_eval[wrong]).astype(np.float64))
         hidden = [out for layer, out in zip(model.layers, model.trace(self.probe)) if isinstance(layer, ReLU)]
         change = first_layer_change(model, self.w0)[:, :MOSAIC_UNITS]
-        scale = float(np.abs(change).max()) or 1.0
+        self._epoch = stats.epoch
         self._append({
             "kind": "epoch", "epoch": stats.epoch, "step": stats.epoch * self._steps_per_epoch,
             "train_loss": stats.train_loss, "train_accuracy": stats.train_accuracy, "eval_loss": stats.eval_loss,
@@ -263,9 +246,22 @@ class DiagnosticsRecorder(Callback):
                           "confidence": round(float(p.max()), 4),
                           "pixels": np.round(np.asarray(self.x_eval[i], np.float64) * 255).astype(int).tolist()}
                          for i, p in zip(wrong, probabilities)],
-            "pca": _rounded(pca_2d(hidden[-1]), 3) if hidden else [],
-            "mosaic": {"units": int(change.shape[1]), "scale": scale,
-                       "values": np.round(change / scale * 99).astype(int).T.ravel().tolist()}})
+            "pca": _pca(hidden[-1]) if hidden else [],
+            "mosaic": _mosaic(change)})
+
+
+def _pca(hidden: NDArray[np.floating]) -> list[Any] | float:
+    """The probe digits' PCA map, rounded; NaN (recorded as not finite) when the activations are not all finite."""
+    return _rounded(pca_2d(hidden), 3) if np.isfinite(hidden).all() else float("nan")
+
+
+def _mosaic(change: NDArray[np.floating]) -> dict[str, Any]:
+    """W − W₀ of the first units as integers in [−99, 99] and their scale (NaN when W is not all finite)."""
+    if not np.isfinite(change).all():
+        return {"units": int(change.shape[1]), "scale": float("nan"), "values": float("nan")}
+    scale = float(np.abs(change).max()) or 1.0
+    return {"units": int(change.shape[1]), "scale": scale,
+            "values": np.round(change / scale * 99).astype(int).T.ravel().tolist()}
 
 
 def pca_2d(x: NDArray[np.floating]) -> NDArray[np.float64]:

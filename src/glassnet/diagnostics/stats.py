@@ -22,24 +22,28 @@ RULE_OF_THUMB = 1e-3     # a healthy update moves a weight matrix by about a tho
 
 @dataclass(frozen=True)
 class ActivationStats:
-    """One layer's output on a batch: its summary, a histogram, and (after ReLU) the dead units."""
+    """One layer's output on a batch: its summary, a histogram of its finite values, and (after ReLU) the dead units."""
 
     layer: str
-    mean: float
+    mean: float                          # NaN or ±inf when some outputs are
     std: float
     counts: NDArray[np.intp]
     edges: NDArray[np.float64]
     dead_fraction: float | None          # ReLU outputs only: units that are 0 for every sample of the batch
+    not_finite: int = 0                  # outputs that are NaN or ±inf (a diverging run), left out of the histogram
 
 
 def activation_stats(model: Sequential, x: Array, bins: int = 30) -> list[ActivationStats]:
     """Statistics of every layer's output for inputs x (N, D), in inference mode."""
     stats = []
     for i, (layer, out) in enumerate(zip(model.layers, model.trace(x))):
-        counts, edges = np.histogram(out, bins=bins)
+        finite = np.isfinite(out)
+        counts, edges = np.histogram(out[finite], bins=bins)      # a histogram's range must be finite
         dead = float(np.mean(~np.any(out > 0, axis=0))) if isinstance(layer, ReLU) else None
-        stats.append(ActivationStats(f"{i} {type(layer).__name__}", float(out.mean()), float(out.std()), counts,
-                                     edges.astype(np.float64), dead))
+        with np.errstate(invalid="ignore", over="ignore"):         # inf − inf in the mean of a diverged layer
+            mean, std = float(out.mean()), float(out.std())
+        stats.append(ActivationStats(f"{i} {type(layer).__name__}", mean, std, counts, edges.astype(np.float64),
+                                     dead, int(out.size - np.count_nonzero(finite))))
     return stats
 
 
@@ -54,11 +58,16 @@ def snapshot(model: Sequential) -> dict[str, Array]:
 
 
 def update_ratios(before: dict[str, Array], model: Sequential) -> dict[str, float]:
-    """‖θ_now − θ_before‖ / ‖θ_before‖ per tensor: how much one update (or several) moved it, relatively."""
+    """‖θ_now − θ_before‖ / ‖θ_before‖ per tensor: how much one update (or several) moved it, relatively.
+
+    A tensor whose norm was 0 (batch norm's β before its first update) has no such ratio: NaN when it
+    did not move either (0/0), +inf when it did.
+    """
     ratios = {}
     for name, p in model.named_params().items():
         size = float(np.linalg.norm(before[name]))
-        ratios[name] = float(np.linalg.norm(p.value - before[name])) / size if size else float("inf")
+        moved = float(np.linalg.norm(p.value - before[name]))
+        ratios[name] = moved / size if size else float("inf") if moved else float("nan")
     return ratios
 
 

@@ -3,7 +3,9 @@
 The folder holds ``index.html``, ``style.css``, ``page.js``, ``glassnet-web.js`` (the MNIST-style
 preprocessing of ``glassnet predict`` and the forward pass, in plain JavaScript) and ``weights.js``
 (the network with batch norm folded into its linear layers, float32, base64). ``weights.js`` is a
-script, not a data file, so that the page also works opened straight from disk (file://).
+script, not a data file, so that the page also works opened straight from disk (file://). ``index.html``
+holds a Content-Security-Policy ``<meta>`` tag (a static host sends no headers of ours) that lets only
+the folder's own script files run, and the page shows the model's note as text.
 """
 
 from __future__ import annotations

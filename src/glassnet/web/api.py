@@ -1,4 +1,8 @@
-"""The JSON API of the draw-a-digit page, independent of HTTP: request body in, response dict out.
+"""The JSON API, independent of HTTP: a request's body or query in, an answer out, ``BadRequest`` (a 400) otherwise.
+
+Every JSON body goes through ``parse_json_object``, so every way a body can fail to parse (bad
+UTF-8, bad JSON, NaN, a number past Python's digit limit, nesting past its stack, a non-object) is
+a 400 that says what to send.
 
 ``POST /api/predict`` takes ``{"image": [[...], ...]}`` (a 2-D grayscale drawing,
 values in [0, 1]) or ``{"pixels": [784 values]}``; the digit goes through the
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +31,7 @@ from glassnet.nn.model import Sequential
 
 MAX_SIDE = 512
 TOP_UNITS = 6
+ACTIONS = ("pause", "resume", "stop")
 
 
 class BadRequest(ValueError):
@@ -33,17 +39,56 @@ class BadRequest(ValueError):
 
 
 def _reject_constant(name: str) -> float:
-    raise BadRequest(f"non-finite number {name} in the request; send finite values in [0, 1]")
+    raise BadRequest(f"non-finite number {name} in the request; send finite numbers")
+
+
+def parse_json_object(body: bytes, expected: str) -> dict[str, Any]:
+    """A request body as a JSON object; ``BadRequest`` (a 400) for anything else, whatever made it fail.
+
+    ``expected`` says what to send instead ('{"action": "pause"}').
+    """
+    try:
+        request = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except BadRequest:
+        raise
+    # ValueError: JSONDecodeError, UnicodeDecodeError, and an integer past Python's digit limit;
+    # RecursionError: nesting deeper than the parser's stack
+    except (ValueError, RecursionError) as e:
+        raise BadRequest(f"the body is not valid JSON ({type(e).__name__}: {str(e)[:200]}); send {expected}") from None
+    if not isinstance(request, dict):
+        raise BadRequest(f"the body is a JSON {type(request).__name__}, not an object; send {expected}")
+    return request
+
+
+def parse_action(body: bytes) -> str:
+    """The live view's control request: pause, resume or stop; ``BadRequest`` otherwise."""
+    expected = '{"action": "pause"} (or "resume", "stop")'
+    action = parse_json_object(body, expected).get("action")
+    if action not in ACTIONS:
+        raise BadRequest(f"unknown action {str(action)[:40]!r}; send {expected}")
+    return str(action)
+
+
+def parse_offset(query: str) -> int:
+    """The ``offset`` of a record request's query: one whole number of ASCII digits; ``BadRequest`` otherwise."""
+    try:
+        fields = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query), max_num_fields=4)
+    except ValueError:
+        raise BadRequest("the query must be offset=N, a byte offset (a whole number ≥ 0)") from None
+    offsets = fields.pop("offset", ["0"])
+    if fields or len(offsets) != 1:
+        raise BadRequest("the query must be offset=N once, and nothing else")
+    if not (offsets[0].isascii() and offsets[0].isdigit() and len(offsets[0]) <= 15):
+        raise BadRequest(f"offset must be a byte offset, a whole number ≥ 0 in ASCII digits, got {offsets[0][:20]!r}")
+    return int(offsets[0])
 
 
 def parse_digit(body: bytes) -> NDArray[np.float32]:
     """The drawing in a request body as a (H, W) float32 array in [0, 1]; ``BadRequest`` otherwise."""
-    try:
-        request = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise BadRequest(f"the body is not valid JSON ({e})") from None
-    if not isinstance(request, dict) or len(set(request) & {"image", "pixels"}) != 1:
-        raise BadRequest('send a JSON object with either "image" (a 2-D list of rows) or "pixels" (784 numbers)')
+    expected = 'a JSON object with either "image" (a 2-D list of rows) or "pixels" (784 numbers)'
+    request = parse_json_object(body, expected)
+    if len(set(request) & {"image", "pixels"}) != 1:
+        raise BadRequest(f"send {expected}")
     if "pixels" in request:
         values = _numbers(request["pixels"], "pixels")
         if values.shape != (784,):

@@ -3,45 +3,43 @@
 Routes: ``GET /`` and ``GET /static/<file>`` (package files only), ``POST
 /api/predict``, ``GET /api/sample``, and for a server that follows a run (``live``)
 ``GET /api/live/state``, ``GET /api/live/record?offset=N`` and ``POST /api/live/control``.
-The API answers only requests addressed to this machine by name (the Host header: no
-DNS rebinding), and control requests only from the page itself (Origin) with the run's token.
-Bodies above ``MAX_BODY`` bytes get 413
-(read and dropped up to ``DRAIN_LIMIT``, never parsed; larger ones are not read at all),
-malformed requests 400 with a JSON error, unknown paths 404, other methods
-405. Each request is handled in its own thread; a failure in one never stops
-the server. A request must arrive whole within ``REQUEST_SECONDS``, and open
-connections are bounded by the open-file limit: when they run out, the one that
-has waited longest for its request is closed, so slow senders cannot crowd out
-real users. Binds to 127.0.0.1 unless told otherwise.
+
+It answers only its owner (``auth``): every request, page and static files included, must come
+addressed to this machine by name (the Host header: no DNS rebinding) and carry the owner's token,
+by cookie or ``Authorization`` header; the first visit brings it in the URL printed to the
+owner's terminal. Controls sent with the cookie must also come from the page itself (Origin).
+Every answer forbids inline script and framing (``handler.SECURITY_HEADERS``).
+
+Bodies are read within ``handler.MAX_BODY``; malformed requests get 400 with a JSON error, unknown
+paths 404, other methods 405, and no request a client can craft gets a 500. Each request is handled
+in its own thread; a failure in one never stops the server. Connections are bounded in number and
+time (``connections``). Binds to 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import mimetypes
-import socket
 import threading
-import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any, cast
-from urllib.parse import parse_qs
 
 import numpy as np
 from numpy.typing import NDArray
 
+from glassnet.errors import GlassnetError
 from glassnet.nn.model import Sequential
-from glassnet.web.api import BadRequest, describe, finite_json, parse_digit, sample
+from glassnet.web.api import BadRequest, describe, parse_action, parse_digit, parse_offset, sample
+from glassnet.web.auth import DENIED, WRONG_TOKEN, Owner, owner_token
+from glassnet.web.connections import BoundedServer
+from glassnet.web.handler import JsonHandler
 from glassnet.web.live import LiveRun
 
-MAX_BODY = 7 * 1024 * 1024      # a 512×512 drawing as JSON stays under this, whatever the values' precision
-REQUEST_SECONDS = 15.0          # from a connection's first byte of a request to its whole body
-DRAIN_LIMIT = 16 * 1024 * 1024   # an oversized body up to this is read and dropped, so the client sees the 413
 STATIC_FILES = ("index.html", "app.js", "live.js", "style.css")
 API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET", "/api/live/state": "GET", "/api/live/record": "GET",
               "/api/live/control": "POST"}
+NOT_ADDRESSED = "this server answers only requests addressed to 127.0.0.1, localhost or the address it was started on"
 
 
 class DigitApp:
@@ -76,83 +74,37 @@ class DigitApp:
 
 
 def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "glassnet"
-        protocol_version = "HTTP/1.1"
-        timeout = 15                                  # seconds a slow client may hold a connection idle
-        disable_nagle_algorithm = True                # headers and body leave at once (no 40 ms delayed-ACK stall)
+    class Handler(JsonHandler):
+        credential: str | None = None                 # how this request proved it is the owner's: header or cookie
 
-        def log_message(self, format: str, *args: Any) -> None:   # quiet: the CLI prints what matters
-            pass
+        @property
+        def owner(self) -> Owner:
+            return cast(DigitServer, self.server).owner
 
-        def handle_one_request(self) -> None:
-            cast(DigitServer, self.server).awaiting_request(self.connection)
-            super().handle_one_request()
-
-        def _send(self, status: HTTPStatus, body: bytes, content_type: str,
-                  extra: dict[str, str] | None = None) -> None:
-            cast(DigitServer, self.server).answering(self.connection)
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Cache-Control", "no-store")
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _json(self, status: HTTPStatus, payload: dict[str, Any], extra: dict[str, str] | None = None) -> None:
-            self._send(status, finite_json(payload), "application/json", extra)
-
-        def _error(self, status: HTTPStatus, message: str, extra: dict[str, str] | None = None) -> None:
-            self._json(status, {"error": message, "status": int(status)}, extra)
+        def _refuse(self, path: str, message: str) -> None:
+            """403: as JSON to the API, as plain text (never markup) to a browser asking for a page."""
+            if path.startswith("/api/"):
+                self._error(HTTPStatus.FORBIDDEN, message)
+            else:
+                self._send(HTTPStatus.FORBIDDEN, f"403 Forbidden: {message}\n".encode(), "text/plain; charset=utf-8")
 
         def _route(self, method: str) -> None:
             path, _, query = self.path.partition("?")
-            try:
-                reads_body = path == "/api/predict" or (path == "/api/live/control" and app.live is not None)
-                if not (reads_body and method == "POST" and self._addressed_to_us()):
-                    self._drain()              # a body this route ignores would be read as the next request
-                if path in API_ROUTES:
-                    if not self._addressed_to_us():
-                        self._error(HTTPStatus.FORBIDDEN, "this API answers only requests addressed to "
-                                    "127.0.0.1, localhost or the address it was started on")
-                    elif method != API_ROUTES[path]:
-                        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {API_ROUTES[path]}",
-                                    {"Allow": API_ROUTES[path]})
-                    elif path == "/api/predict":
-                        self._predict()
-                    elif path == "/api/sample":
-                        self._sample()
-                    else:
-                        self._live(path, query)
-                elif path == "/" or path.startswith("/static/"):
-                    name = "index.html" if path == "/" else path.removeprefix("/static/")
-                    if method not in ("GET", "HEAD"):
-                        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes GET", {"Allow": "GET, HEAD"})
-                    elif name not in app.static:               # only the package's own files, by name
-                        self._error(HTTPStatus.NOT_FOUND, f"no such file: {path}")
-                    else:
-                        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                        self._send(HTTPStatus.OK, app.static[name], f"{kind}; charset=utf-8")
-                else:
-                    self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-            except TimeoutError:                              # the client stopped sending mid-request
-                self.close_connection = True
-                try:
-                    self._error(HTTPStatus.REQUEST_TIMEOUT, "the request stopped arriving; send it whole")
-                except OSError:
-                    pass
-            except Exception as e:                            # keep serving whatever one request did
-                self.close_connection = True
-                try:
-                    self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(e).__name__}")
-                except OSError:
-                    pass
+            addressed = self._addressed_to_us()
+            self.credential = self._credential() if addressed else None
+            reads_body = path == "/api/predict" or (path == "/api/live/control" and app.live is not None)
+            if not (reads_body and method == "POST" and self.credential):
+                self._drain()              # a body this route ignores would be read as the next request
+            if not addressed:
+                self._refuse(path, NOT_ADDRESSED)
+            elif path == "/" and method in ("GET", "HEAD") and (welcome := self.owner.by_query(query)) is not None:
+                self._welcome() if welcome else self._refuse(path, WRONG_TOKEN)
+            elif self.credential is None:
+                self._refuse(path, DENIED)
+            elif path in API_ROUTES:
+                self._api(method, path, query)
+            else:
+                self._static(method, path)
 
         def _addressed_to_us(self) -> bool:
             host = self.headers.get("Host", "")
@@ -160,82 +112,75 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
             names = {"127.0.0.1", "localhost", "[::1]", bound if ":" not in bound else f"[{bound}]"}
             return host in {f"{name}:{port}" for name in names} | ({*names} if port == 80 else set())
 
-        def _live(self, path: str, query: str) -> None:
-            if app.live is None:
+        def _credential(self) -> str | None:
+            if self.owner.by_header(self.headers):
+                return "header"
+            return "cookie" if self.owner.by_cookie(self.headers) else None
+
+        def _welcome(self) -> None:
+            """The owner's first visit: the cookie, and the page again without the token in its address."""
+            self._send(HTTPStatus.SEE_OTHER, b"", "text/plain; charset=utf-8",
+                       {"Location": "/", "Set-Cookie": self.owner.set_cookie()})
+
+        def _static(self, method: str, path: str) -> None:
+            if path != "/" and not path.startswith("/static/"):
+                self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
+                return
+            name = "index.html" if path == "/" else path.removeprefix("/static/")
+            if method not in ("GET", "HEAD"):
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes GET", {"Allow": "GET, HEAD"})
+            elif name not in app.static:               # only the package's own files, by name
+                self._error(HTTPStatus.NOT_FOUND, f"no such file: {path}")
+            else:
+                kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                self._send(HTTPStatus.OK, app.static[name], f"{kind}; charset=utf-8")
+
+        def _api(self, method: str, path: str, query: str) -> None:
+            if method != API_ROUTES[path]:
+                self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} takes {API_ROUTES[path]}",
+                            {"Allow": API_ROUTES[path]})
+            elif path == "/api/predict":
+                self._predict()
+            elif path == "/api/sample":
+                self._sample()
+            elif app.live is None:
                 self._error(HTTPStatus.NOT_FOUND, "this server follows no training run; "
                             "start it with 'glassnet serve RUN --live' or 'glassnet train --watch'")
             elif path == "/api/live/state":
                 self._json(HTTPStatus.OK, app.live.state())
             elif path == "/api/live/record":
-                offset = parse_qs(query).get("offset", ["0"])[0]
-                if not offset.isdigit() or len(offset) > 15:
-                    self._error(HTTPStatus.BAD_REQUEST, "offset must be a byte offset: a whole number ≥ 0")
-                else:
-                    self._json(HTTPStatus.OK, app.live.records(int(offset)))
+                self._record(app.live, query)
             else:
-                self._control()
+                self._control(app.live)
 
-        def _control(self) -> None:
-            length = self._body_length()
-            body = None if length is None else self._read_body(length)
-            if body is None or app.live is None:
+        def _record(self, live: LiveRun, query: str) -> None:
+            try:
+                answer = live.records(parse_offset(query))
+            except BadRequest as e:
+                self._error(HTTPStatus.BAD_REQUEST, str(e))
+            except (GlassnetError, OSError) as e:         # the run folder's record is not a file we read
+                self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"cannot read the run's record: {e}")
+            else:
+                self._send(HTTPStatus.OK, answer, "application/json")
+
+        def _control(self, live: LiveRun) -> None:
+            body = self._body()
+            if body is None:
                 return
-            origin, host = self.headers.get("Origin"), self.headers.get("Host", "")
-            if origin != f"http://{host}":
-                self._error(HTTPStatus.FORBIDDEN, "controls are accepted only from the live view's own page")
+            origin = self.headers.get("Origin")
+            if (origin is not None or self.credential == "cookie") and origin != f"http://{self.headers['Host']}":
+                self._error(HTTPStatus.FORBIDDEN, "controls are accepted only from the live view's own page, "
+                            "or from a script that sends the token in the Authorization header")
                 return
             try:
-                action = json.loads(body.decode("utf-8")).get("action", "")
-                state = app.live.control(str(action), self.headers.get("X-Glassnet-Token", ""))
+                self._json(HTTPStatus.OK, live.control(parse_action(body)))
+            except BadRequest as e:
+                self._error(HTTPStatus.BAD_REQUEST, str(e))
             except PermissionError as e:
                 self._error(HTTPStatus.FORBIDDEN, str(e))
-            except (ValueError, AttributeError, UnicodeDecodeError) as e:
-                self._error(HTTPStatus.BAD_REQUEST, f'send {{"action": "pause" | "resume" | "stop"}} ({e})')
-            else:
-                self._json(HTTPStatus.OK, state)
-
-        def _body_length(self) -> int | None:
-            raw = self.headers.get("Content-Length")
-            if raw is None or not _is_length(raw) or "Transfer-Encoding" in self.headers:
-                self.close_connection = True
-                self._error(HTTPStatus.LENGTH_REQUIRED if raw is None else HTTPStatus.BAD_REQUEST,
-                            "send the JSON body with a valid Content-Length header")
-                return None
-            length = int(raw)
-            if length > MAX_BODY:
-                self.close_connection = True
-                if length <= DRAIN_LIMIT:      # closing with unread bytes would reset the connection
-                    self._discard(length)      # before the client reads the answer
-                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                            f"request body of {length} bytes is over the limit of {MAX_BODY}; "
-                            "send a smaller drawing")
-                return None
-            return length
-
-        def _read_body(self, length: int) -> bytes | None:
-            body = self.rfile.read(length)
-            if len(body) < length:
-                self.close_connection = True
-                self._error(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of the {length} bytes "
-                            "its Content-Length announced; send the whole body")
-                return None
-            return body
-
-        def _discard(self, n_bytes: int) -> None:
-            while n_bytes > 0 and (chunk := self.rfile.read(min(n_bytes, 1 << 16))):
-                n_bytes -= len(chunk)
-
-        def _drain(self) -> None:
-            """Read (and drop) a small body so the connection stays usable; close on a large or chunked one."""
-            raw = self.headers.get("Content-Length", "0")
-            if _is_length(raw) and int(raw) <= MAX_BODY and "Transfer-Encoding" not in self.headers:
-                self.rfile.read(int(raw))
-            else:
-                self.close_connection = True
 
         def _predict(self) -> None:
-            length = self._body_length()
-            body = None if length is None else self._read_body(length)
+            body = self._body()
             if body is None:
                 return
             try:
@@ -257,112 +202,25 @@ def make_handler(app: DigitApp) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(HTTPStatus.OK, payload)
 
-        def do_GET(self) -> None:
-            self._route("GET")
-
-        def do_HEAD(self) -> None:
-            self._route("HEAD")
-
-        def do_POST(self) -> None:
-            self._route("POST")
-
-        def do_PUT(self) -> None:
-            self._route("PUT")
-
-        def do_DELETE(self) -> None:
-            self._route("DELETE")
-
-        def do_PATCH(self) -> None:
-            self._route("PATCH")
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """The standard library's own errors (unknown methods, bad request lines) as JSON, like ours."""
-            status = HTTPStatus(code)
-            if status == HTTPStatus.NOT_IMPLEMENTED:           # OPTIONS, TRACE, anything unknown
-                status, message = HTTPStatus.METHOD_NOT_ALLOWED, f"method {self.command} is not allowed here"
-            self.close_connection = True
-            try:
-                self._error(status, message or status.phrase, {"Allow": "GET, HEAD, POST"})
-            except OSError:
-                pass
-
     return Handler
 
 
-def _is_length(raw: str) -> bool:
-    """A Content-Length we read: ASCII digits only (int() also takes other scripts' digits), not absurdly long."""
-    return raw.isascii() and raw.isdigit() and len(raw) <= 18
+class DigitServer(BoundedServer):
+    """The server of one ``DigitApp``, and its owner (the token, checked on every request)."""
 
-
-class DigitServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], token: str) -> None:
         super().__init__(address, handler)
-        self.request_seconds = REQUEST_SECONDS
-        self.max_connections = _connection_limit()
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._waiting: dict[socket.socket, float] = {}    # connection → when it began to wait for a request
+        self.owner = Owner(token, self.server_address[1])
 
-    def awaiting_request(self, connection: socket.socket) -> None:
-        with self._lock:
-            if connection in self._open:
-                self._waiting[connection] = time.monotonic()
-
-    def answering(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._waiting.pop(connection, None)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            self._open.add(request)
-            self._waiting[request] = time.monotonic()
-            if len(self._open) > self.max_connections:
-                self._hang_up(min(self._waiting, key=self._waiting.__getitem__))
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._lock:
-            self._open.discard(request)
-            self._waiting.pop(request, None)
-        super().shutdown_request(request)
-
-    def service_actions(self) -> None:
-        """Between accepts (every half second at most): close connections whose request is overdue."""
-        deadline = time.monotonic() - self.request_seconds
-        with self._lock:
-            for connection in [c for c, since in self._waiting.items() if since < deadline]:
-                self._hang_up(connection)
-
-    def _hang_up(self, connection: socket.socket) -> None:
-        """End a connection from outside its thread: its blocked read returns, and its thread closes it."""
-        del self._waiting[connection]
-        try:
-            connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        try:
-            return super().get_request()
-        except OSError as e:            # out of file descriptors: wait for one to close instead of spinning
-            if e.errno in (errno.EMFILE, errno.ENFILE):
-                time.sleep(0.1)
-            raise
+    def owner_url(self, host: str = "127.0.0.1", view: str = "") -> str:
+        """The URL to print to the owner's terminal: with the token, then ``view`` (``#training``)."""
+        shown = f"[{host}]" if ":" in host else host
+        return self.owner.url(f"http://{shown}:{self.server_address[1]}", view)
 
 
-def _connection_limit() -> int:
-    """Connections to keep open at once: half the open-file limit, leaving the rest for model and data files."""
-    try:
-        import resource
-    except ImportError:                 # Windows: no such limit to respect
-        return 256
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return 256 if soft == resource.RLIM_INFINITY else max(4, min(256, soft // 2 - 8))
+def make_server(app: DigitApp, host: str = "127.0.0.1", port: int = 8000, token: str | None = None) -> DigitServer:
+    """A server bound to host:port (port 0: any free port), answering whoever holds ``token``.
 
-
-def make_server(app: DigitApp, host: str = "127.0.0.1", port: int = 8000) -> DigitServer:
-    """A server bound to host:port (port 0: any free port; read it from ``server.server_address``)."""
-    return DigitServer((host, port), make_handler(app))
+    ``token`` None: ``GLASSNET_TOKEN`` if set, else a random one. Print ``server.owner_url()`` to the owner.
+    """
+    return DigitServer((host, port), make_handler(app), owner_token() if token is None else token)

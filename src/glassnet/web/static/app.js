@@ -125,7 +125,7 @@ function paintColors(canvas, values, cols, color) {
   canvas.width = cols; canvas.height = rows;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(cols, rows);
-  const max = Math.max(...values.map(Math.abs));
+  const max = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);   // no spread: a layer may be wide
   values.forEach((v, i) => image.data.set([...color(v, max), 255], 4 * i));
   ctx.putImageData(image, 0, 0);
 }

@@ -1,12 +1,115 @@
 // glassnet live training view: follows the run's diagnostics record (/api/live/record) and draws it.
 // Shown when the server follows a run ("glassnet train --watch" or "glassnet serve RUN --live").
+// A record comes from a file anyone may have written, so every record goes through the readers below,
+// which keep only values of the expected type and size: a damaged or hostile record shows what it can,
+// its strings are only ever text (textContent, canvas), and nothing in it stops the page.
 "use strict";
 
-const live = { records: [], offset: 0, state: null, ticks: [], steps: [], epochs: [], meta: null, polls: 0 };
+const live = { taken: 0, offset: 0, state: null, ticks: [], steps: [], epochs: [], lastStep: null, lastEpoch: null,
+  meta: null, end: null, polls: 0, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map() };
 window.glassnetLive = live;            // for tests and the curious
 const COLORS = ["#2f6fed", "#e8590c", "#17a34a", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#495057",
                 "#d6336c", "#5c940d"];
+// the most of each thing the view reads from one record, and keeps of a run (far above what glassnet writes)
+const LIMITS = { names: 256, bins: 256, classes: 100, mistakes: 64, points: 10000, mosaicUnits: 64, notes: 100,
+  kept: 20000 };
 
+// ---- readers: a record's values, checked ------------------------------------------------------------------
+const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const int = (v) => (Number.isSafeInteger(v) ? v : null);
+const str = (v) => (typeof v === "string" ? v.slice(0, 200) : "");
+const list = (v, max) => (Array.isArray(v) ? v.slice(0, max) : []);
+const nums = (v, max) => list(v, max).map(num);
+const fixed = (v, length) => Array.from({ length }, (_, i) => (Array.isArray(v) ? num(v[i]) ?? 0 : 0));
+
+function fields(v, max) {              // an object's first entries, as a Map (a key is never a property name)
+  const entries = new Map();
+  if (!isObject(v)) return entries;
+  for (const key in v) {
+    if (entries.size >= max) break;
+    entries.set(key.slice(0, 200), v[key]);
+  }
+  return entries;
+}
+
+function readMeta(r) {
+  return { params: list(r.params, LIMITS.names).map(str), probeLabels: list(r.probe_labels, LIMITS.points).map(int) };
+}
+
+function readTick(r) {
+  return { step: num(r.step), loss: num(r.loss), accuracy: num(r.accuracy), loss_smooth: num(r.loss_smooth),
+    accuracy_smooth: num(r.accuracy_smooth), lr: num(r.lr) };
+}
+
+function readActivation(a) {
+  return { layer: str(a.layer), counts: nums(a.counts, LIMITS.bins).map((c) => c ?? 0), mean: num(a.mean),
+    std: num(a.std), dead: num(a.dead), notFinite: int(a.not_finite) ?? 0 };
+}
+
+function readStep(r) {
+  const byName = (v) => new Map([...fields(v, LIMITS.names)].map(([name, x]) => [name, num(x)]));
+  return { tick: readTick(r), grads: byName(r.grad_norms), updates: byName(r.update_ratios),
+    activations: list(r.activations, LIMITS.names).filter(isObject).map(readActivation),
+    batchnorm: [...fields(r.batchnorm, LIMITS.names)].map(([layer, range]) => [layer, fixed(range, 4)]) };
+}
+
+function readEpoch(r) {
+  const rows = list(r.confusion, LIMITS.classes);
+  return { figures: { epoch: int(r.epoch), step: num(r.step), train_loss: num(r.train_loss),
+    eval_loss: num(r.eval_loss), train_accuracy: num(r.train_accuracy), eval_accuracy: num(r.eval_accuracy) },
+    confusion: rows.map((row) => fixed(row, rows.length)),
+    mistakes: list(r.mistakes, LIMITS.mistakes).filter(isObject).map((m) => ({ label: int(m.label),
+      predicted: int(m.predicted), confidence: num(m.confidence), pixels: fixed(m.pixels, 784) })),
+    pca: list(r.pca, LIMITS.points).map((p) => (Array.isArray(p) ? [num(p[0]), num(p[1])] : [null, null])),
+    mosaic: readMosaic(r.mosaic) };
+}
+
+function readMosaic(m) {
+  if (!isObject(m) || !Array.isArray(m.values)) return null;
+  const units = Math.min(int(m.units) ?? 0, Math.floor(m.values.length / 784), LIMITS.mosaicUnits);
+  return units > 0 ? { units, values: fixed(m.values, units * 784) } : null;
+}
+
+function noteNonfinite(r) {            // the statistics a record could not give, for the note under the title
+  for (const [pointer, value] of fields(r.nonfinite, LIMITS.notes)) {
+    const seen = live.nonfinite.get(pointer);
+    if (seen) { seen.count += 1; seen.last = num(r.step); }
+    else if (live.nonfinite.size < LIMITS.notes) {
+      live.nonfinite.set(pointer, { value: str(value), first: num(r.step), last: num(r.step), count: 1 });
+    }
+  }
+}
+
+function keep(list, item) {            // a curve keeps at most LIMITS.kept points: past that, every other one
+  list.push(item);
+  if (list.length > LIMITS.kept) list.splice(0, list.length, ...list.filter((_, i) => i % 2 === 1));
+}
+
+function take(record) {                // the curves keep a few figures of each record; the panels, the last one
+  live.taken += 1;
+  noteNonfinite(record);
+  if (record.kind === "meta") live.meta = readMeta(record);
+  else if (record.kind === "tick") keep(live.ticks, readTick(record));
+  else if (record.kind === "step") {
+    const step = live.lastStep = readStep(record);
+    keep(live.ticks, step.tick);
+    keep(live.steps, { step: step.tick.step, grads: step.grads, updates: step.updates,
+      dead: new Map(step.activations.map((a) => [a.layer, a.dead])) });
+  } else if (record.kind === "epoch") {
+    const epoch = live.lastEpoch = readEpoch(record);
+    keep(live.epochs, epoch.figures);
+  }
+  if (record.kind === "end") live.end = { finished: record.finished === true, reason: str(record.reason) };
+  else if (record.kind !== "meta") live.end = null;      // the run went on (a resumed run drops its end line)
+}
+
+function restart() {                   // the record was rewritten (a resumed run): read it again from the start
+  Object.assign(live, { taken: 0, offset: 0, ticks: [], steps: [], epochs: [], lastStep: null, lastEpoch: null,
+    meta: null, end: null, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map() });
+}
+
+// ---- views ----------------------------------------------------------------------------------------------------
 function showView(name) {
   document.getElementById("draw-view").hidden = name !== "draw";
   document.getElementById("training-view").hidden = name !== "training";
@@ -16,24 +119,30 @@ function showView(name) {
 }
 window.addEventListener("hashchange", () => showView(location.hash === "#training" ? "training" : "draw"));
 
-// ---- charts on a canvas: lines, dots, an optional dashed reference line --------------------------------
+function extent(values) {
+  let low = Infinity, high = -Infinity;
+  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
+  return [low, high];
+}
+
+// ---- charts on a canvas: lines broken where a value is missing, dots, an optional dashed reference line -------
 function lineChart(canvas, series, { logY = false, hline = null, percent = false } = {}) {
   const ctx = canvas.getContext("2d");
   const W = canvas.width, H = canvas.height, left = 56, right = 10, top = 22, bottom = 24;
   ctx.clearRect(0, 0, W, H);
-  const points = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p[1]) && (!logY || p[1] > 0));
-  if (!points.length) { ctx.fillStyle = "#6b7385"; ctx.fillText("no data yet", left, H / 2); return; }
+  const usable = (p) => p[0] !== null && p[1] !== null && (!logY || p[1] > 0);
+  const points = series.flatMap((s) => s.points).filter(usable);
+  ctx.fillStyle = "#6b7385"; ctx.font = "11px system-ui, sans-serif";
+  if (!points.length) { ctx.fillText("no data yet", left, H / 2); return; }
   const fy = (v) => (logY ? Math.log10(v) : v);
-  let [x0, x1] = [Math.min(...points.map((p) => p[0])), Math.max(...points.map((p) => p[0]))];
-  let ys = points.map((p) => fy(p[1])).concat(hline !== null ? [fy(hline)] : []);
-  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  let [x0, x1] = extent(points.map((p) => p[0]));
+  let [y0, y1] = extent(points.map((p) => fy(p[1])).concat(hline !== null ? [fy(hline)] : []));
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { const pad = Math.abs(y0) * 0.1 || 0.05; y0 -= pad; y1 += pad; }   // a flat line, centred
   if (percent) y0 = Math.max(0, y0);
   const X = (x) => left + (x - x0) / (x1 - x0) * (W - left - right);
   const Y = (y) => top + (1 - (fy(y) - y0) / (y1 - y0)) * (H - top - bottom);
   ctx.strokeStyle = "#ccd3e0"; ctx.lineWidth = 1; ctx.strokeRect(left, top, W - left - right, H - top - bottom);
-  ctx.fillStyle = "#6b7385"; ctx.font = "11px system-ui, sans-serif";
   const label = (v) => (percent ? `${(100 * v).toFixed(1)}%` : logY ? v.toExponential(0) : v.toPrecision(3));
   for (const v of [y0, (y0 + y1) / 2, y1]) {
     const value = logY ? 10 ** v : v;
@@ -47,13 +156,17 @@ function lineChart(canvas, series, { logY = false, hline = null, percent = false
   }
   let legendX = left;
   series.forEach((s) => {
-    const shown = s.points.filter((p) => Number.isFinite(p[1]) && (!logY || p[1] > 0));
     ctx.strokeStyle = ctx.fillStyle = s.color;
     if (s.dots) {
-      shown.forEach((p) => { ctx.beginPath(); ctx.arc(X(p[0]), Y(p[1]), 3, 0, 2 * Math.PI); ctx.fill(); });
+      s.points.filter(usable).forEach((p) => { ctx.beginPath(); ctx.arc(X(p[0]), Y(p[1]), 3, 0, 2 * Math.PI); ctx.fill(); });
     } else {
       ctx.lineWidth = 1.5; ctx.beginPath();
-      shown.forEach((p, i) => (i ? ctx.lineTo(X(p[0]), Y(p[1])) : ctx.moveTo(X(p[0]), Y(p[1]))));
+      let joined = false;                                // a missing value leaves a gap in the line
+      s.points.forEach((p) => {
+        if (!usable(p)) { joined = false; return; }
+        if (joined) ctx.lineTo(X(p[0]), Y(p[1])); else ctx.moveTo(X(p[0]), Y(p[1]));
+        joined = true;
+      });
       ctx.stroke();
     }
     ctx.fillText(s.name, legendX, 14);
@@ -64,7 +177,7 @@ function lineChart(canvas, series, { logY = false, hline = null, percent = false
 function tensorSeries(key) {
   const names = live.meta ? live.meta.params : [];
   return names.map((name, i) => ({ name, color: COLORS[i % COLORS.length],
-    points: live.steps.filter((r) => r[key] && name in r[key]).map((r) => [r.step, r[key][name]]) }));
+    points: live.steps.filter((r) => r[key].has(name)).map((r) => [r.step, r[key].get(name)]) }));
 }
 
 // ---- pictures ---------------------------------------------------------------------------------------------
@@ -85,12 +198,13 @@ function paintTiles(canvas, values, tiles, perRow, side, color, max) {
 }
 
 function drawConfusion(canvas, matrix) {
-  const ctx = canvas.getContext("2d"), n = matrix.length, cell = (canvas.width - 20) / n;
-  const max = Math.log1p(Math.max(...matrix.flat()));
+  const ctx = canvas.getContext("2d"), n = matrix.length;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!n) return;
+  const cell = (canvas.width - 20) / n, max = Math.log1p(Math.max(0, extent(matrix.flat())[1]));
   ctx.font = "10px system-ui, sans-serif";
   matrix.forEach((row, t) => row.forEach((count, p) => {
-    const [r, g, b] = heat(Math.log1p(count), max);
+    const [r, g, b] = heat(Math.log1p(Math.max(0, count)), max);
     ctx.fillStyle = `rgb(${r},${g},${b})`;
     ctx.fillRect(20 + p * cell, 20 + t * cell, cell - 1, cell - 1);
     if (t !== p && count) { ctx.fillStyle = "#fff"; ctx.fillText(String(count), 22 + p * cell, 32 + t * cell); }
@@ -99,21 +213,30 @@ function drawConfusion(canvas, matrix) {
   for (let i = 0; i < n; i++) { ctx.fillText(String(i), 24 + i * cell, 12); ctx.fillText(String(i), 6, 34 + i * cell); }
 }
 
+function labelColor(label) {
+  return label === null || label === undefined ? "#6b7385" : COLORS[((label % 10) + 10) % 10];
+}
+
 function drawPca(canvas, points, labels) {
   const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
   ctx.clearRect(0, 0, W, H);
-  if (!points.length) return;
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  points.forEach((p, i) => {
-    ctx.fillStyle = COLORS[labels[i] % COLORS.length];
+  const shown = points.map((p, i) => [p[0], p[1], labels[i]]).filter((p) => p[0] !== null && p[1] !== null);
+  const [x0, x1] = extent(shown.map((p) => p[0])), [y0, y1] = extent(shown.map((p) => p[1]));
+  shown.forEach(([x, y, label]) => {
+    ctx.fillStyle = labelColor(label);
     ctx.beginPath();
-    ctx.arc(8 + (p[0] - x0) / (x1 - x0 || 1) * (W - 16), H - 8 - (p[1] - y0) / (y1 - y0 || 1) * (H - 16), 2.2, 0, 2 * Math.PI);
+    ctx.arc(8 + (x - x0) / (x1 - x0 || 1) * (W - 16), H - 8 - (y - y0) / (y1 - y0 || 1) * (H - 16), 2.2, 0, 2 * Math.PI);
     ctx.fill();
   });
-  document.getElementById("pca-legend").innerHTML =
-    COLORS.map((c, d) => `<span style="color:${c}">● ${d}</span>`).join(" ");
+  document.getElementById("pca-legend").replaceChildren(...COLORS.map((c, d) => {
+    const span = document.createElement("span");
+    span.style.color = c;
+    span.textContent = `● ${d} `;
+    return span;
+  }));
 }
+
+const figures = (v, digits = 2) => (v === null ? "not finite" : v.toFixed(digits));
 
 function drawHistograms(activations) {
   const box = document.getElementById("histograms");
@@ -122,15 +245,26 @@ function drawHistograms(activations) {
     const figure = document.createElement("figure");
     const canvas = document.createElement("canvas");
     canvas.width = 150; canvas.height = 70;
-    const ctx = canvas.getContext("2d"), max = Math.max(...a.counts);
+    const ctx = canvas.getContext("2d"), max = extent(a.counts)[1];
     ctx.fillStyle = "#2f6fed";
-    a.counts.forEach((c, i) => { const h = c / max * 60; ctx.fillRect(i * 5, 66 - h, 4, h); });
+    a.counts.forEach((c, i) => { const h = max > 0 ? c / max * 60 : 0; ctx.fillRect(i * 5, 66 - h, 4, h); });
     const caption = document.createElement("figcaption");
-    caption.textContent = `${a.layer}: mean ${a.mean.toFixed(2)}, std ${a.std.toFixed(2)}` +
-      (a.dead === null ? "" : `, dead ${(100 * a.dead).toFixed(1)}%`);
+    caption.textContent = `${a.layer}: mean ${figures(a.mean)}, std ${figures(a.std)}` +
+      (a.dead === null ? "" : `, dead ${figures(100 * a.dead, 1)}%`) +
+      (a.notFinite ? `; ${a.notFinite} values not finite, left out` : "");
     figure.append(canvas, caption);
     box.append(figure);
   });
+}
+
+function drawBatchnorm(ranges) {
+  const box = document.getElementById("bn-ranges");
+  box.replaceChildren(...ranges.map(([layer, r]) => {
+    const line = document.createElement("div");
+    line.textContent = `layer ${layer}: γ ∈ [${r[0].toFixed(3)}, ${r[1].toFixed(3)}], β ∈ [${r[2].toFixed(3)}, ${r[3].toFixed(3)}]`;
+    return line;
+  }));
+  if (!ranges.length) box.textContent = "no batch norm in this network";
 }
 
 function drawMistakes(mistakes) {
@@ -142,7 +276,7 @@ function drawMistakes(mistakes) {
     canvas.width = canvas.height = 28;
     paintGray(canvas, m.pixels.map((v) => v / 255), 28, 28);
     const caption = document.createElement("figcaption");
-    caption.textContent = `${m.label}→${m.predicted} (${Math.round(100 * m.confidence)}%)`;
+    caption.textContent = `${m.label ?? "?"}→${m.predicted ?? "?"} (${m.confidence === null ? "?" : Math.round(100 * m.confidence)}%)`;
     figure.append(canvas, caption);
     box.append(figure);
   });
@@ -164,47 +298,84 @@ function redraw() {
   ], { percent: true });
   lineChart(document.getElementById("chart-lr"), [{ name: "learning rate", color: COLORS[4],
     points: ticks.map((r) => [r.step, r.lr]) }], {});
-  lineChart(document.getElementById("chart-grads"), tensorSeries("grad_norms"), { logY: true });
-  lineChart(document.getElementById("chart-updates"), tensorSeries("update_ratios"), { logY: true, hline: 1e-3 });
-  const reluLayers = steps.length ? steps[steps.length - 1].activations.filter((a) => a.dead !== null) : [];
-  lineChart(document.getElementById("chart-dead"), reluLayers.map((a, i) => ({ name: a.layer, color: COLORS[i],
-    points: steps.map((r) => [r.step, r.activations.find((b) => b.layer === a.layer).dead]) })), { percent: true });
-  if (steps.length) {
-    const last = steps[steps.length - 1];
+  lineChart(document.getElementById("chart-grads"), tensorSeries("grads"), { logY: true });
+  lineChart(document.getElementById("chart-updates"), tensorSeries("updates"), { logY: true, hline: 1e-3 });
+  const last = live.lastStep;
+  const reluLayers = last ? last.activations.filter((a) => a.dead !== null) : [];
+  lineChart(document.getElementById("chart-dead"), reluLayers.map((a, i) => ({ name: a.layer,
+    color: COLORS[i % COLORS.length], points: steps.map((r) => [r.step, r.dead.get(a.layer) ?? null]) })),
+  { percent: true });
+  if (last) {
     drawHistograms(last.activations);
-    document.getElementById("bn-ranges").innerHTML = Object.entries(last.batchnorm).map(([layer, r]) =>
-      `layer ${layer}: γ ∈ [${r[0].toFixed(3)}, ${r[1].toFixed(3)}], β ∈ [${r[2].toFixed(3)}, ${r[3].toFixed(3)}]`)
-      .join("<br>") || "no batch norm in this network";
+    drawBatchnorm(last.batchnorm);
   }
-  if (epochs.length) {
-    const last = epochs[epochs.length - 1];
-    paintTiles(document.getElementById("mosaic"), last.mosaic.values, last.mosaic.units, 4, 28, diverging, 99);
-    drawConfusion(document.getElementById("confusion"), last.confusion);
-    drawMistakes(last.mistakes);
-    drawPca(document.getElementById("pca"), last.pca, live.meta ? live.meta.probe_labels : []);
+  const epoch = live.lastEpoch;
+  if (epoch) {
+    const mosaic = document.getElementById("mosaic");
+    if (epoch.mosaic) paintTiles(mosaic, epoch.mosaic.values, epoch.mosaic.units, 4, 28, diverging, 99);
+    else mosaic.getContext("2d").clearRect(0, 0, mosaic.width, mosaic.height);   // not finite this epoch
+    drawConfusion(document.getElementById("confusion"), epoch.confusion);
+    drawMistakes(epoch.mistakes);
+    drawPca(document.getElementById("pca"), epoch.pca, live.meta ? live.meta.probeLabels : []);
   }
 }
 
+function describeNotes() {             // what the record could not give: skipped lines, statistics not finite
+  const notes = [];
+  const { damaged, too_long } = live.skipped;
+  if (damaged || too_long) {
+    notes.push(`${damaged + too_long} line(s) of the record were skipped (${damaged} damaged or not a record, ` +
+      `${too_long} longer than 4 MiB).`);
+  }
+  if (live.nonfinite.size) {
+    const named = [...live.nonfinite].slice(0, 8).map(([pointer, n]) =>
+      `${pointer} (${n.value}${n.first === null ? "" : `, step ${n.first}${n.count > 1 ? ` and ${n.count - 1} more` : ""}`})`);
+    notes.push(`Not finite, so left as gaps: ${named.join(", ")}${live.nonfinite.size > 8 ? ", …" : ""}.`);
+  }
+  document.getElementById("run-notes").textContent = notes.join(" ");
+}
+
 function describeState() {
-  const s = live.state, last = live.ticks[live.ticks.length - 1], epoch = live.epochs[live.epochs.length - 1];
-  const where = `${epoch ? `epoch ${epoch.epoch} done (evaluation accuracy ${(100 * epoch.eval_accuracy).toFixed(2)}%)` :
-    "first epoch running"}${last ? `, step ${last.step}` : ""}`;
+  const s = live.state, end = live.end;
+  const last = live.ticks[live.ticks.length - 1], epoch = live.epochs[live.epochs.length - 1];
+  const accuracy = epoch && epoch.eval_accuracy !== null ? ` (evaluation accuracy ${(100 * epoch.eval_accuracy).toFixed(2)}%)` : "";
+  const where = `${epoch ? `epoch ${epoch.epoch ?? "?"} done${accuracy}` : "first epoch running"}` +
+    `${last && last.step !== null ? `, step ${last.step}` : ""}`;
   let text = `${where}.`;
-  if (s.finished) text = `Finished: ${where}. This is the replay of the run's record.`;
+  if (end && end.finished) text = `Finished: ${where}. This is the replay of the run's record.`;
+  else if (end) text = `Stopped (${end.reason || "no reason recorded"}): ${where}. Continue it with glassnet train --resume.`;
   else if (s.stopping) text = `Stopping: ${where}. The last checkpoint is kept; continue with --resume.`;
   else if (s.paused_at_step !== null && s.paused_at_step !== undefined) text = `Paused at step ${s.paused_at_step}. ${where}.`;
   else if (s.paused) text = `Pausing… ${where}.`;
-  if (!s.controllable && !s.finished) text += " (Following the run: only 'glassnet train --watch' can pause it.)";
+  if (!s.controllable && !end) text += " (Following the run: only 'glassnet train --watch' can pause it.)";
   document.getElementById("run-status").textContent = text;
-  const running = s.controllable && !s.finished && !s.stopping;
+  const running = s.controllable && !end && !s.stopping;
   document.getElementById("pause").disabled = !running || s.paused;
   document.getElementById("resume").disabled = !running || !s.paused;
   document.getElementById("stop").disabled = !running;
+  describeNotes();
+}
+
+async function readRecord() {          // every piece the server has now; a long replay arrives in several
+  let fresh = false;
+  for (;;) {
+    const response = await fetch(`/api/live/record?offset=${live.offset}`);
+    const piece = await response.json();
+    if (!response.ok) { setStatus(`Live view: ${piece.error}`); return fresh; }
+    if (piece.restart) { restart(); fresh = true; continue; }
+    live.skipped.damaged += piece.skipped.damaged;
+    live.skipped.too_long += piece.skipped.too_long;
+    piece.records.forEach(take);
+    if (piece.offset === live.offset) return fresh;
+    live.offset = piece.offset;
+    fresh = true;
+  }
 }
 
 async function poll() {
   try {
     const stateResponse = await fetch("/api/live/state");
+    if (stateResponse.status === 403) { setStatus((await stateResponse.json()).error); return; }
     if (!stateResponse.ok) return;                     // this server follows no run
     live.state = await stateResponse.json();
     if (document.getElementById("tabs").hidden) {
@@ -213,21 +384,7 @@ async function poll() {
       document.getElementById("run-name").textContent = live.state.run;
       showView(location.hash === "#training" ? "training" : "draw");
     }
-    let fresh = false;
-    for (;;) {                                         // a long replay arrives in pieces
-      const response = await fetch(`/api/live/record?offset=${live.offset}`);
-      const piece = await response.json();
-      if (!response.ok || !piece.records.length) break;
-      live.offset = piece.offset;
-      fresh = true;
-      for (const record of piece.records) {
-        live.records.push(record);
-        if (record.kind === "meta") live.meta = record;
-        else if (record.kind === "step") { live.steps.push(record); live.ticks.push(record); }
-        else if (record.kind === "tick") live.ticks.push(record);
-        else if (record.kind === "epoch") live.epochs.push(record);
-      }
-    }
+    const fresh = await readRecord();
     live.polls += 1;
     describeState();
     if (fresh) redraw();
@@ -240,8 +397,7 @@ async function poll() {
 
 async function control(action) {
   const response = await fetch("/api/live/control", { method: "POST",
-    headers: { "Content-Type": "application/json", "X-Glassnet-Token": live.state.token },
-    body: JSON.stringify({ action }) });
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ action }) });
   const answer = await response.json();
   if (!response.ok) { setStatus(`Error: ${answer.error}`); return; }
   live.state = answer;
