@@ -9,7 +9,6 @@ ended is the record's to say (its ``end`` line), not this module's.
 
 from __future__ import annotations
 
-import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -53,13 +52,11 @@ class LiveRun:
 
     def model(self) -> Sequential | None:
         """The newest checkpoint's model, reloaded when the file changes; None before the first epoch ends (or while
-        ``model.npz`` is not a regular file)."""
+        ``model.npz`` is not a model glassnet reads: ``load_model`` refuses a FIFO without opening it for long)."""
         path = self.run_dir / CHECKPOINT_NAME
         try:
             info = path.stat()
         except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(info.st_mode):             # a FIFO would hold the request that opened it forever
             return None
         stamp = (info.st_mtime_ns, info.st_size)
         with self._lock:
