@@ -29,9 +29,10 @@ import numpy as np
 
 from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
-from glassnet.nn.fused import FusedAdam, FusedMLP, fold
+from glassnet.nn.fused import FusedAdam, FusedMLP
 from glassnet.nn.model import mlp
 from glassnet.nn.optim import Adam
+from glassnet.nn.program import fold
 from glassnet.train import make_schedule, train_epoch
 
 SIZES = [784, 256, 128, 10]
@@ -169,7 +170,7 @@ def inference(x_test: np.ndarray, repeats: int = 1000, rounds: int = 5) -> dict[
     ours = mlp(SIZES, rng=np.random.default_rng(0), dropout=0.2).eval()
     folded = fold(ours)
     theirs = torch_model().eval()
-    weights = folded.weights
+    weights = [op.weight for op in folded.affine]
 
     def products(x: np.ndarray) -> np.ndarray:
         return x @ weights[0] @ weights[1] @ weights[2]

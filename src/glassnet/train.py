@@ -69,7 +69,8 @@ class EpochStats:
 
 def training_record(meta: dict[str, Any], path: str | Path) -> tuple[dict[str, Any], list[EpochStats], int]:
     """The config, the epoch records and the epoch count a checkpoint was saved with, to resume from;
-    ``CheckpointError`` unless they are what this version of glassnet writes."""
+    ``CheckpointError`` unless they are what this version of glassnet writes. A config field added
+    since the checkpoint was written takes its default, which is what that run trained with."""
     if meta["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{path}: written by an older glassnet (checkpoint format "
                               f"{meta['format_version']}), whose training state this version cannot resume; "
@@ -78,7 +79,8 @@ def training_record(meta: dict[str, Any], path: str | Path) -> tuple[dict[str, A
         config, history, epoch = meta["config"], meta["history"], meta["epoch"]
         if not isinstance(config, dict) or not isinstance(history, list) or type(epoch) is not int:
             raise ValueError("its config, history or epoch is not what glassnet writes")
-        return config, [EpochStats.from_record(record) for record in history], epoch
+        added = {k: v for k, v in TrainConfig().to_dict().items() if k not in config}
+        return added | config, [EpochStats.from_record(record) for record in history], epoch
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path}: the training record is damaged ({e}), so the run cannot be resumed; "
                               "its model may still load: start a new run from it with --init-from") from None
@@ -214,7 +216,7 @@ def _generators(seed: int) -> dict[str, np.random.Generator]:
 def _build(config: TrainConfig, rng: np.random.Generator, outer: Sequence[int]) -> Sequential:
     sizes = [outer[0], *config.hidden, outer[-1]]
     return mlp(sizes, rng=rng, dropout=config.dropout, batchnorm=config.batchnorm,
-               dtype=np.dtype(config.dtype), init=config.init)
+               dtype=np.dtype(config.dtype), init=config.init, activation=config.activation)
 
 
 def initial_model(config: TrainConfig, outer: Sequence[int] = (784, 10)) -> Sequential:
@@ -353,7 +355,8 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
     """One pass over the training data in shuffled mini-batches; returns mean loss and accuracy.
 
     Each step: [x = augment(x)], logits = model(x), (loss, G) = cross-entropy, backward,
-    opt.lr = schedule(step), opt.step(); or the same as one ``fused.step`` when ``fused`` is given.
+    opt.lr = schedule(step), opt.step(); forward, loss and backward as one ``fused.forward_backward`` when
+    ``fused`` is given.
     Raises ``DivergenceError`` (naming the step and lr) when the logits stop being finite.
     """
     model.train()
@@ -371,12 +374,12 @@ def train_epoch(model: Sequential, optimizer: Adam | SGD, x_train: NDArray[np.fl
             labels = y_train[indices]
             try:
                 if fused is not None:
-                    loss, logits = fused.step(x, labels, optimizer, label_smoothing=label_smoothing)
+                    loss, logits = fused.forward_backward(x, labels, label_smoothing=label_smoothing)
                 else:
                     logits = model.forward(x)
                     loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
                     model.backward(grad, input_grad=False)
-                    optimizer.step()
+                optimizer.step()
             except NonFiniteLogitsError:
                 raise DivergenceError(f"training diverged: non-finite loss at step {step + 1} "
                                       f"(lr {optimizer.lr:g})") from None
