@@ -63,8 +63,8 @@ def test_a_partial_last_line_is_never_read_and_a_resumed_run_drops_what_it_redoe
     assert read_records(tmp_path / "missing.jsonl") == ([], 0)
     data = _data()
     recorder = _recorder(path, data)
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])   # resuming after epoch 1
-    recorder.on_fit_start(initial_model(CONFIG))
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}     # resuming after epoch 1
+    recorder.on_fit_start(initial_model(CONFIG), resumed)
     records, _ = read_records(path)
     assert records == lines[:2] and path.read_bytes().endswith(b"\n")     # epoch 2's old lines went
 
@@ -73,8 +73,8 @@ def test_a_kill_between_checkpoint_and_record_is_repaired_on_resume(tmp_path):
     path = tmp_path / RECORD_NAME
     path.write_bytes(json.dumps({"kind": "meta", "epoch": 0}).encode() + b"\n")   # no epoch line yet
     recorder = _recorder(path, _data())
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])           # but epoch 1's checkpoint
-    recorder.on_fit_start(initial_model(CONFIG))
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}             # but epoch 1's checkpoint
+    recorder.on_fit_start(initial_model(CONFIG), resumed)
     epochs = [r for r in read_records(path)[0] if r["kind"] == "epoch"]
     assert [(r["epoch"], r["step"], r["eval_loss"]) for r in epochs] == [(1, 8, 0.4)]
 
@@ -111,8 +111,8 @@ def test_stop_from_the_controller_ends_fit_with_the_checkpoint_kept(tmp_path):
     recorder = _recorder(tmp_path / RECORD_NAME, data, controller)
     original = recorder.on_epoch_end
 
-    def on_epoch_end(stats):
-        original(stats)
+    def on_epoch_end(epoch, logs):
+        original(epoch, logs)
         controller.request("stop")
 
     recorder.on_epoch_end = on_epoch_end

@@ -51,10 +51,14 @@ _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError,
 def layer_specs(model: Sequential) -> list[dict[str, Any]]:
     """Each layer's record (kind, sizes, options), enough to build it again; ``CheckpointError`` for a layer
     that is not one of glassnet's kinds (``nn.kinds``)."""
-    try:
-        return [record(layer) for layer in model.layers]
-    except TypeError as e:
-        raise CheckpointError(f"cannot save this model: {e}") from None
+    specs = []
+    for i, layer in enumerate(model.layers):
+        try:
+            specs.append(record(layer))
+        except TypeError as e:
+            raise CheckpointError(f"cannot save layer {i} ({type(layer).__name__}): {e}; model files hold "
+                                  "glassnet's own layers only") from None
+    return specs
 
 
 def _write(path: str | os.PathLike[str], arrays: dict[str, Any], meta: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ class TrainConfig:
     lr_decay_every_epochs: int = 10
     warmup_epochs: int = 0                  # cosine schedule: linear warm-up length
     label_smoothing: float = 0.0
+    clip_grad_norm: float = 0.0             # clip the gradients' global norm to this before each update; 0: off
     augment_rotation: float = 0.0           # random rotation of training images, ± degrees
     augment_scale: float = 0.0              # random scaling by 1 ± this
     augment_shift: float = 0.0              # random translation, ± pixels
@@ -86,6 +87,7 @@ class TrainConfig:
             ("lr_decay_every_epochs", self.lr_decay_every_epochs >= 1, "≥ 1"),
             ("warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, epochs)"),
             ("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)"),
+            ("clip_grad_norm", 0.0 <= self.clip_grad_norm < math.inf, "a finite number ≥ 0 (0: no clipping)"),
             ("augment_rotation", 0.0 <= self.augment_rotation <= 180.0, "in [0, 180] degrees"),
             ("augment_scale", 0.0 <= self.augment_scale < 1.0, "in [0, 1)"),
             ("augment_shift", 0.0 <= self.augment_shift <= 14.0, "in [0, 14] pixels"),
