@@ -29,10 +29,10 @@ import numpy as np
 
 from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
-from glassnet.nn.fused import FusedAdam, FusedMLP, fold
+from glassnet.nn.fused import FusedMLP
 from glassnet.nn.model import mlp
-from glassnet.nn.optim import Adam
-from glassnet.train import make_schedule, train_epoch
+from glassnet.nn.program import fold
+from glassnet.train import TrainData, TrainingState, train_epoch
 
 SIZES = [784, 256, 128, 10]
 
@@ -61,20 +61,15 @@ class GlassnetTrainer:
     """
 
     def __init__(self, batch_size: int, x: np.ndarray, y: np.ndarray, engine: str = "fast") -> None:
-        config = TrainConfig(batch_size=batch_size)
-        self.rng = np.random.default_rng(0)
-        self.model = mlp(SIZES, rng=self.rng, dropout=0.2)
+        config = TrainConfig(batch_size=batch_size, engine=engine)
+        self.data = TrainData(x, y, x[:2], y[:2])
+        self.run = TrainingState(config, self.data)
+        self.model = self.run.model
         self.fused = FusedMLP(self.model) if engine == "fast" else None
-        self.optimizer = FusedAdam(self.model.params()) if engine == "fast" else Adam(self.model.params())
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.schedule = make_schedule(config, -(-len(x) // batch_size))
-        self.step = 0
 
     def epoch(self) -> float:
         started = time.perf_counter()
-        train_epoch(self.model, self.optimizer, self.x, self.y, batch_size=self.batch_size, rng=self.rng,
-                    schedule=self.schedule, first_step=self.step, fused=self.fused)
-        self.step += -(-len(self.x) // self.batch_size)
+        train_epoch(self.run, self.data, fused=self.fused)
         return time.perf_counter() - started
 
 
@@ -169,7 +164,7 @@ def inference(x_test: np.ndarray, repeats: int = 1000, rounds: int = 5) -> dict[
     ours = mlp(SIZES, rng=np.random.default_rng(0), dropout=0.2).eval()
     folded = fold(ours)
     theirs = torch_model().eval()
-    weights = folded.weights
+    weights = [op.weight for op in folded.affine]
 
     def products(x: np.ndarray) -> np.ndarray:
         return x @ weights[0] @ weights[1] @ weights[2]

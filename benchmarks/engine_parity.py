@@ -5,8 +5,8 @@
 
 For every seed, ``glassnet train --seed S --engine E`` runs the reference recipe (50 epochs) once
 with the fused step (``fast``, what ``fit`` runs) and once layer by layer (``layers``, the path the
-derivations teach), each into OUT/E-seedS. A folder that already holds a finished run is read, not
-trained again, so an interrupted comparison continues where it stopped. The two paths compute the
+derivations teach), each into OUT/E-seedS (``reference_runs``: finished runs are read, not trained
+again). The two paths compute the
 same numbers in a different order, so in float32 they round differently and their runs drift apart
 over 23,450 steps: what must agree is the accuracy, within the spread that the seed alone causes.
 For the same reason a run depends on the BLAS kernels that compute its matrix products; the results
@@ -18,33 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from bench_train import blas_info
+from reference_runs import finished_run, summary
 
 ENGINES = ("fast", "layers")
 
 
 def run(engine: str, seed: int, out: Path, data_dir: str | None) -> dict[str, Any]:
-    """The test figures of a finished reference run, training it first unless its folder holds one."""
-    folder = out / f"{engine}-seed{seed}"
-    metrics = folder / "metrics.json"
-    if not metrics.exists():
-        start = ["--resume", str(folder)] if (folder / "model.npz").exists() else \
-            ["--seed", str(seed), "--engine", engine, "--out", str(folder)]       # resume: a run stopped part-way
-        data = ["--data-dir", data_dir] if data_dir else []
-        command = [sys.executable, "-m", "glassnet", "train", *start, *data]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    test = json.loads(metrics.read_text())["test"]
-    return {"accuracy": test["accuracy"], "f1": test["macro"]["f1"]}
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values)}
+    return finished_run(out / f"{engine}-seed{seed}", ["--seed", str(seed), "--engine", engine], data_dir)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ The reference model (784-256-128-10, float32) at one batch size. Each part is ti
 on the arrays of a real step (median of --repeats calls, the parts taken in turn over --rounds
 rounds so that the machine's drift hits all of them); "Python and the rest" is the whole step's
 median minus the sum of its parts. "layers" is the layer-by-layer path with the textbook Adam
-(``--engine layers``), "fused" is ``FusedMLP.step`` with ``FusedAdam`` (what ``fit`` runs).
+(``--engine layers``), "fused" is ``FusedMLP.forward_backward`` then ``FusedAdam.step`` (what ``fit`` runs).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def fused_parts(x_train: np.ndarray, y_train: np.ndarray, batch: int) -> dict[st
     indices = np.arange(batch)
     x_batch = np.empty((batch, 784), np.float32)
     x, labels = gather(x_train, indices, x_batch), y_train[indices]
-    fused.step(x, labels, optimizer)                       # every buffer allocated, every array filled
+    fused.forward_backward(x, labels)                      # every buffer allocated, every array filled
+    optimizer.step()
     blocks, head = fused.blocks, fused.head
     arrays = [block.buffers(batch, np.dtype(np.float32)) for block in blocks]
     inputs = [x, arrays[0]["h"], arrays[1]["h"]]
@@ -88,7 +89,7 @@ def fused_parts(x_train: np.ndarray, y_train: np.ndarray, batch: int) -> dict[st
         "blocks' backward": lambda: [
             backward_elementwise(i)() for i in reversed(range(len(blocks)))],
         "optimizer": optimizer.step,
-        "whole step": lambda: fused.step(gather(x_train, indices, x_batch), labels, optimizer),
+        "whole step": lambda: (fused.forward_backward(gather(x_train, indices, x_batch), labels), optimizer.step()),
     }
     return parts
 

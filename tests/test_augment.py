@@ -88,8 +88,8 @@ def test_augmentation_inside_fit_keeps_labels_and_resumes_exactly(tmp_path):
     whole = fit(config, data).model
 
     class Stop(Callback):
-        def on_epoch_end(self, stats):
-            if stats.epoch == 1:
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
                 raise KeyboardInterrupt
 
     interrupted = fit(config, data, run_dir=tmp_path, callbacks=[Stop()])

@@ -11,6 +11,7 @@ from tests.conftest import REAL_DATA
 ROOT = Path(__file__).parents[1]
 
 
+@pytest.mark.slow
 def test_mkdocs_build_is_strict_and_offline(site):
     batchnorm = (site / "derivations" / "batchnorm" / "index.html").read_text()
     assert "<math" in batchnorm and "arithmatex" not in batchnorm          # math became MathML at build time
@@ -22,6 +23,7 @@ def test_mkdocs_build_is_strict_and_offline(site):
     assert (site / "assets" / "fonts" / "STIXMath-Regular.woff2").stat().st_size > 100_000
 
 
+@pytest.mark.slow
 def test_no_tex_is_left_in_any_page_and_the_search_index_holds_tex_not_flattened_math(site):
     for page in site.rglob("*.html"):
         text = re.sub(r"<(pre|code)\b.*?</\1>", "", page.read_text(), flags=re.S)   # code may quote TeX
@@ -32,6 +34,7 @@ def test_no_tex_is_left_in_any_page_and_the_search_index_holds_tex_not_flattened
     assert "\\hat Y" in softmax
 
 
+@pytest.mark.slow
 def test_the_onramp_is_computed_at_build_time(site):
     page = (site / "onramp" / "index.html").read_text()
     assert "f = 20.25" in page and "finite difference +27.000000" in page     # the three-node graph, run

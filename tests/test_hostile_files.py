@@ -185,7 +185,7 @@ def test_hostile_metadata_never_gives_a_traceback_and_info_shows_the_verified_la
     if command == "info --json":
         shown = json.loads(out)
         assert shown["architecture"] in ({}, {"sizes": [784, 16, 10], "dropout": 0.0, "batchnorm": True,
-                                              "dtype": "float32", "init": "he_normal"})
+                                              "dtype": "float32", "init": "he_normal", "activation": "relu"})
 
 
 def test_nan_in_metadata_is_refused_as_not_glassnets(tmp_path, model, capsys):

@@ -304,9 +304,9 @@ def test_an_exercise_file_that_is_not_a_regular_file_is_refused_not_read(tmp_pat
     results = check(folder, ["linear", "relu", "init"])
     assert [(r.exercise, r.check, r.passed) for r in results] == [
         ("linear", "file", False), ("relu", "file", False), ("init", "variance 2/fan_in", False)]
-    assert "linear.py: a character device, not a file" in results[0].message
-    assert "relu.py: a FIFO (named pipe), not a file" in results[1].message
-    with pytest.raises(GlassnetError, match="a character device, not a file"):
+    assert "linear.py: a character device, not a regular file" in results[0].message
+    assert "relu.py: a FIFO (named pipe), not a regular file" in results[1].message
+    with pytest.raises(GlassnetError, match="a character device, not a regular file"):
         train_side_by_side(folder, np.zeros((4, 784)), np.arange(4), np.zeros((2, 784)), np.arange(2))
 
 

@@ -63,8 +63,8 @@ def test_a_partial_last_line_is_never_read_and_a_resumed_run_drops_what_it_redoe
     assert read_records(tmp_path / "missing.jsonl") == []
     data = _data()
     recorder = _recorder(path, data)
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])   # resuming after epoch 1
-    recorder.on_fit_start(initial_model(CONFIG))
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}     # resuming after epoch 1
+    recorder.on_fit_start(initial_model(CONFIG), resumed)
     assert read_records(path) == lines[:2] and path.read_bytes().endswith(b"\n")     # epoch 2's old lines went
 
 
@@ -72,8 +72,8 @@ def test_a_kill_between_checkpoint_and_record_is_repaired_on_resume(tmp_path):
     path = tmp_path / RECORD_NAME
     path.write_bytes(json.dumps({"kind": "meta", "epoch": 0}).encode() + b"\n")   # no epoch line yet
     recorder = _recorder(path, _data())
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])           # but epoch 1's checkpoint
-    recorder.on_fit_start(initial_model(CONFIG))
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}             # but epoch 1's checkpoint
+    recorder.on_fit_start(initial_model(CONFIG), resumed)
     epochs = [r for r in read_records(path) if r["kind"] == "epoch"]
     assert [(r["epoch"], r["step"], r["eval_loss"]) for r in epochs] == [(1, 8, 0.4)]
 
@@ -110,8 +110,8 @@ def test_stop_from_the_controller_ends_fit_with_the_checkpoint_kept(tmp_path):
     recorder = _recorder(tmp_path / RECORD_NAME, data, controller)
     original = recorder.on_epoch_end
 
-    def on_epoch_end(stats):
-        original(stats)
+    def on_epoch_end(epoch, logs):
+        original(epoch, logs)
         controller.request("stop")
 
     recorder.on_epoch_end = on_epoch_end
@@ -191,10 +191,10 @@ def test_a_resume_reads_past_damaged_non_finite_and_overlong_lines_in_bounded_me
                      + b'{"kind": "tick", "epoch": 1, "pad": "' + b"x" * (6 * RECORD_LINE.bytes) + b'"}\n'
                      + json.dumps(epoch).encode() + b"\n" + b'{"kind": "tick", "epoch": "two"}\n')
     recorder = _recorder(path, _data())
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}
     tracemalloc.start()
     try:
-        recorder.on_fit_start(initial_model(CONFIG))
+        recorder.on_fit_start(initial_model(CONFIG), resumed)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -208,18 +208,17 @@ def test_a_resumed_run_drops_the_end_line_of_the_run_it_extends(tmp_path):
              {"kind": "end", "epoch": 1, "step": 8, "finished": True, "reason": "training finished"}]
     path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in lines))
     recorder = _recorder(path, _data())
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])        # extended past epoch 1
-    recorder.on_fit_start(initial_model(CONFIG))
+    resumed = {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]}       # extended past epoch 1
+    recorder.on_fit_start(initial_model(CONFIG), resumed)
     assert read_records(path) == lines[:2]
 
 
 def test_the_end_line_is_written_once_and_only_for_a_record_that_began(tmp_path):
     recorder = _recorder(tmp_path / RECORD_NAME, _data())
-    recorder.end("interrupted", finished=False)
+    recorder.on_fit_end({"stop_reason": "interrupted", "finished": False})
     assert not (tmp_path / RECORD_NAME).exists()                       # fit never started: nothing to end
-    recorder.on_restore([EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)])
-    recorder.on_fit_start(initial_model(CONFIG))
-    recorder.end("stopped from the live view", finished=False)
-    recorder.end("training finished", finished=True)
+    recorder.on_fit_start(initial_model(CONFIG), {"history": [EpochStats(1, 0.5, 0.9, 0.4, 0.9, 1e-3, 1.0)]})
+    recorder.on_fit_end({"stop_reason": "stopped from the live view", "finished": False})
+    recorder.on_fit_end({"stop_reason": "training finished", "finished": True})
     ends = [r for r in read_records(tmp_path / RECORD_NAME) if r["kind"] == "end"]
     assert ends == [{"kind": "end", "epoch": 1, "step": 8, "finished": False, "reason": "stopped from the live view"}]

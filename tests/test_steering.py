@@ -35,11 +35,11 @@ class Weights(Callback):
     def __init__(self):
         self.by_epoch = {}
 
-    def on_fit_start(self, model):
+    def on_fit_start(self, model, logs):
         self.model = model
 
-    def on_epoch_end(self, stats):
-        self.by_epoch[stats.epoch] = all_values(self.model)
+    def on_epoch_end(self, epoch, logs):
+        self.by_epoch[epoch] = all_values(self.model)
 
 
 def test_early_stopping_keeps_the_best_epoch(rising, tmp_path):
@@ -79,12 +79,12 @@ class StopAt(Callback):
     def __init__(self, epoch, batch=None):
         self.epoch, self.batch = epoch, batch
 
-    def on_batch_end(self, epoch, batch, loss, accuracy, lr):
-        if (epoch, batch) == (self.epoch, self.batch):
+    def on_batch_end(self, step, logs):
+        if (logs["epoch"], logs["batch"]) == (self.epoch, self.batch):
             raise StopTraining("enough batches")
 
-    def on_epoch_end(self, stats):
-        if self.batch is None and stats.epoch == self.epoch:
+    def on_epoch_end(self, epoch, logs):
+        if self.batch is None and epoch == self.epoch:
             raise StopTraining("enough epochs")
 
 
@@ -145,7 +145,7 @@ def test_init_from_starts_from_another_models_weights(rising, tmp_path):
     first = fit(config, rising, run_dir=tmp_path / "first")
 
     class Start(Callback):
-        def on_fit_start(self, model):
+        def on_fit_start(self, model, logs):
             self.weights = all_values(model)
 
     start = Start()

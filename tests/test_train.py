@@ -26,8 +26,8 @@ def test_fit_learns_and_records_history(data, tmp_path):
     seen = []
 
     class Record(Callback):
-        def on_epoch_end(self, stats):
-            seen.append(stats.epoch)
+        def on_epoch_end(self, epoch, logs):
+            seen.append(logs["stats"].epoch)
 
     result = fit(SMALL, data, run_dir=tmp_path, callbacks=[Record()])
     assert seen == [1, 2, 3, 4] and [s.epoch for s in result.history] == [1, 2, 3, 4]
@@ -49,8 +49,8 @@ class _Interrupt(Callback):
     def __init__(self, after_epoch):
         self.after_epoch = after_epoch
 
-    def on_epoch_end(self, stats):
-        if stats.epoch == self.after_epoch:
+    def on_epoch_end(self, epoch, logs):
+        if epoch == self.after_epoch:
             raise KeyboardInterrupt
 
 
@@ -92,11 +92,11 @@ def test_huge_learning_rate_stops_with_epoch_step_and_lr(data, tmp_path):
 class _Poison(Callback):
     """After the first epoch is checkpointed, break the weights as a diverging update would."""
 
-    def on_fit_start(self, model):
+    def on_fit_start(self, model, logs):
         self.model = model
 
-    def on_epoch_end(self, stats):
-        if stats.epoch == 1:
+    def on_epoch_end(self, epoch, logs):
+        if epoch == 1:
             self.model.layers[-1].weight.value[...] = np.inf
 
 

@@ -31,7 +31,8 @@ import numpy as np
 from glassnet.atomic import atomic_open
 from glassnet.errors import CheckpointError
 from glassnet.files import MODEL, open_regular
-from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
+from glassnet.nn.kinds import kind_of_record, record
+from glassnet.nn.layers import ACTIVATIONS
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
 
@@ -48,22 +49,15 @@ _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError,
 
 
 def layer_specs(model: Sequential) -> list[dict[str, Any]]:
-    """Each layer's type and sizes, enough to build it again; ``CheckpointError`` for other layers."""
-    specs: list[dict[str, Any]] = []
+    """Each layer's record (kind, sizes, options), enough to build it again; ``CheckpointError`` for a layer
+    that is not one of glassnet's kinds (``nn.kinds``)."""
+    specs = []
     for i, layer in enumerate(model.layers):
-        if type(layer) is Linear:
-            specs.append({"type": "Linear", "in_features": layer.in_features, "out_features": layer.out_features,
-                          "bias": layer.bias is not None})
-        elif type(layer) is BatchNorm:
-            specs.append({"type": "BatchNorm", "n_features": layer.n_features, "momentum": layer.momentum,
-                          "eps": layer.eps})
-        elif type(layer) is ReLU:
-            specs.append({"type": "ReLU"})
-        elif type(layer) is Dropout:
-            specs.append({"type": "Dropout", "p": layer.p})
-        else:
-            raise CheckpointError(f"cannot save layer {i} ({type(layer).__name__}): model files hold glassnet's "
-                                  "own layers only (Linear, BatchNorm, ReLU, Dropout)")
+        try:
+            specs.append(record(layer))
+        except TypeError as e:
+            raise CheckpointError(f"cannot save layer {i} ({type(layer).__name__}): {e}; model files hold "
+                                  "glassnet's own layers only") from None
     return specs
 
 
@@ -190,12 +184,13 @@ def _directory_size(f: BinaryIO) -> int:
 def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
     """The layers ``mlp`` builds from its recipe (format 1 files record only the recipe)."""
     sizes, batchnorm, dropout = arch["sizes"], bool(arch["batchnorm"]), float(arch["dropout"])
+    activation = record(ACTIVATIONS[arch.get("activation", "relu")]())     # e.g. {"type": "ReLU"}
     specs: list[dict[str, Any]] = []
     for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
         specs.append({"type": "Linear", "in_features": d_in, "out_features": d_out, "bias": not batchnorm})
         if batchnorm:
             specs.append({"type": "BatchNorm", "n_features": d_out, "momentum": 0.1, "eps": 1e-5})
-        specs.append({"type": "ReLU"})
+        specs.append(activation)
         if dropout > 0.0:
             specs.append({"type": "Dropout", "p": dropout})
     specs.append({"type": "Linear", "in_features": sizes[-2], "out_features": sizes[-1], "bias": True})
@@ -203,29 +198,13 @@ def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _expected_shapes(specs: list[dict[str, Any]]) -> dict[str, tuple[int, ...]]:
+    """The array names and shapes the layer records imply, before anything is allocated."""
     shapes: dict[str, tuple[int, ...]] = {}
     for i, spec in enumerate(specs):
-        if spec["type"] == "Linear":
-            shapes[f"param/{i}.weight"] = (spec["in_features"], spec["out_features"])
-            if spec["bias"]:
-                shapes[f"param/{i}.bias"] = (spec["out_features"],)
-        elif spec["type"] == "BatchNorm":
-            for name in ("param/{}.gamma", "param/{}.beta", "buffer/{}.running_mean", "buffer/{}.running_var"):
-                shapes[name.format(i)] = (spec["n_features"],)
+        for name, shape in kind_of_record(spec).shapes(spec).items():
+            prefix, tensor = name.split("/")
+            shapes[f"{prefix}/{i}.{tensor}"] = shape
     return shapes
-
-
-def _make_layer(spec: dict[str, Any], rng: np.random.Generator, dtype: np.dtype[Any]) -> Layer:
-    kind = spec["type"]
-    if kind == "Linear":
-        return Linear(spec["in_features"], spec["out_features"], rng=rng, bias=spec["bias"], dtype=dtype)
-    if kind == "BatchNorm":
-        return BatchNorm(spec["n_features"], momentum=spec["momentum"], eps=spec["eps"], dtype=dtype)
-    if kind == "ReLU":
-        return ReLU()
-    if kind == "Dropout":
-        return Dropout(spec["p"], rng=rng)
-    raise ValueError(f"unknown layer type {kind!r}")
 
 
 def build_model(meta: dict[str, Any], arrays: dict[str, Array], rng: np.random.Generator,
@@ -249,7 +228,7 @@ def build_model(meta: dict[str, Any], arrays: dict[str, Array], rng: np.random.G
                               f"(differ in {sorted(set(stored.items()) ^ set(expected.items()), key=str)[:4]}); "
                               "the model file is damaged")
     try:
-        layers = [_make_layer(spec, rng, dtype) for spec in specs]
+        layers = [kind_of_record(spec).build(spec, rng, dtype) for spec in specs]
         return Sequential(layers, _verified_recipe(arch, specs, dtype))
     except (TypeError, KeyError, ValueError) as e:
         raise CheckpointError(f"{source}: invalid layer record in the metadata ({e})") from None

@@ -17,13 +17,15 @@ from typing import Any
 from glassnet.data.augment import Augment
 from glassnet.errors import ConfigError
 from glassnet.files import TOML, read_text
+from glassnet.nn.init import INITIALIZERS
+from glassnet.nn.layers import ACTIVATIONS
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine")
 DTYPES = ("float32", "float64")
 ENGINES = ("fast", "layers")
 MONITORS = ("loss", "accuracy")
-INITS = ("he_normal", "glorot_uniform")
+INITS = tuple(INITIALIZERS)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (256, 128)    # hidden layer widths; inputs 784 and 10 classes are implied
     dropout: float = 0.2                    # probability of dropping a hidden unit in training
     batchnorm: bool = True
+    activation: str = "relu"                # the hidden layers' nonlinearity: one of nn.layers.ACTIVATIONS
     init: str = "he_normal"
     epochs: int = 50
     batch_size: int = 128
@@ -48,6 +51,7 @@ class TrainConfig:
     lr_decay_every_epochs: int = 10
     warmup_epochs: int = 0                  # cosine schedule: linear warm-up length
     label_smoothing: float = 0.0
+    clip_grad_norm: float = 0.0             # clip the gradients' global norm to this before each update; 0: off
     augment_rotation: float = 0.0           # random rotation of training images, ± degrees
     augment_scale: float = 0.0              # random scaling by 1 ± this
     augment_shift: float = 0.0              # random translation, ± pixels
@@ -67,6 +71,7 @@ class TrainConfig:
         checks = [
             ("hidden", all(w >= 1 for w in self.hidden), "positive widths, e.g. [256, 128]"),
             ("dropout", 0.0 <= self.dropout < 1.0, "in [0, 1)"),
+            ("activation", self.activation in ACTIVATIONS, f"one of {tuple(ACTIVATIONS)}"),
             ("init", self.init in INITS, f"one of {INITS}"),
             ("epochs", self.epochs >= 1, "≥ 1"),
             ("batch_size", self.batch_size >= 2, "≥ 2 (BatchNorm needs two samples)"),
@@ -82,6 +87,7 @@ class TrainConfig:
             ("lr_decay_every_epochs", self.lr_decay_every_epochs >= 1, "≥ 1"),
             ("warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, epochs)"),
             ("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)"),
+            ("clip_grad_norm", 0.0 <= self.clip_grad_norm < math.inf, "a finite number ≥ 0 (0: no clipping)"),
             ("augment_rotation", 0.0 <= self.augment_rotation <= 180.0, "in [0, 180] degrees"),
             ("augment_scale", 0.0 <= self.augment_scale < 1.0, "in [0, 1)"),
             ("augment_shift", 0.0 <= self.augment_shift <= 14.0, "in [0, 14] pixels"),

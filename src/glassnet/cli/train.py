@@ -57,7 +57,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     from glassnet.data.mnist import to_inputs
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
-    from glassnet.train import Callback, EpochStats, fit
+    from glassnet.train import Callback, EpochStats, Logs, fit
 
     try:
         run_files.write_config(run_dir, config)
@@ -67,19 +67,26 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     class Progress(Callback):
         """A progress bar per epoch, a summary line after it, and the history files kept current."""
 
-        def on_epoch_start(self, epoch: int, n_batches: int) -> None:
-            self.bar = progress_bar(n_batches, f"epoch {epoch}/{config.epochs}") if not args.quiet else NoBar()
+        def on_fit_start(self, model: Any, logs: Logs) -> None:
+            if logs["engine_note"]:
+                print(f"training layer by layer: the fast path refuses this network ({logs['engine_note']})",
+                      flush=True)
+
+        def on_epoch_start(self, epoch: int, logs: Logs) -> None:
+            self.bar = progress_bar(logs["steps"], f"epoch {epoch}/{config.epochs}") if not args.quiet else NoBar()
             self.loss: float = 0.0
             self.accuracy: float = 0.0
 
-        def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
-            self.loss = 0.9 * self.loss + 0.1 * loss if batch else loss          # smoothed for display
-            self.accuracy = 0.9 * self.accuracy + 0.1 * accuracy if batch else accuracy
+        def on_batch_end(self, step: int, logs: Logs) -> None:
+            batch = logs["batch"]
+            self.loss = 0.9 * self.loss + 0.1 * logs["loss"] if batch else logs["loss"]          # smoothed for display
+            self.accuracy = 0.9 * self.accuracy + 0.1 * logs["accuracy"] if batch else logs["accuracy"]
             self.bar.update(1)
             if batch % 20 == 0:
-                self.bar.set_postfix_str(f"loss {self.loss:.4f} acc {self.accuracy:.1%} lr {lr:.2e}")
+                self.bar.set_postfix_str(f"loss {self.loss:.4f} acc {self.accuracy:.1%} lr {logs['lr']:.2e}")
 
-        def on_epoch_end(self, stats: EpochStats) -> None:
+        def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+            stats: EpochStats = logs["stats"]
             self.bar.close()
             history.append(stats)
             run_files.write_history(run_dir, history)

@@ -24,8 +24,8 @@ class Watch:
         self.thread.start()
 
     def finish(self) -> None:
-        """Training is done: say so in the record, and keep the view up (it replays the run) until Ctrl-C."""
-        self.recorder.end("training finished", finished=True)
+        """Training is done (the recorder has closed the record): keep the view up (it replays the run) until
+        Ctrl-C."""
         try:                                       # a Ctrl-C from the moment the owner reads this ends it cleanly
             print(f"training finished; the live view stays at {self.url} until Ctrl-C", flush=True)
             threading.Event().wait()
@@ -40,9 +40,7 @@ class Watch:
         return self.server.owner_url(view="#training")
 
     def close(self) -> None:
-        """Stop serving; a record not yet ended says the run stopped (from the page, or by Ctrl-C)."""
-        stopped = self.live.controller is not None and self.live.controller.state()["stopping"]
-        self.recorder.end("stopped from the live view" if stopped else "interrupted", finished=False)
+        """Stop serving."""
         self.server.shutdown()
         self.server.server_close()
 

@@ -45,11 +45,12 @@ from glassnet.diagnostics.stats import (
     update_ratios,
 )
 from glassnet.metrics import confusion_matrix
-from glassnet.nn.layers import Linear, ReLU
+from glassnet.nn.kinds import role_of
+from glassnet.nn.layers import Linear
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
-from glassnet.train import Callback, EpochStats, StopTraining, TrainData, initial_model
+from glassnet.train import Callback, EpochStats, Logs, StopTraining, TrainData, initial_model
 
 RECORD_NAME = "diagnostics.jsonl"
 MAX_STEP_LINES = 2000
@@ -125,7 +126,6 @@ class DiagnosticsRecorder(Callback):
         self._before: dict[str, Array] | None = None
         self._last_batch_end: float | None = None
         self._step_seconds = 0.0
-        self._predicted: NDArray[np.intp] | None = None
         self._epoch = self._step = 0                      # the last epoch recorded, the last step seen
         self._ended = False
 
@@ -138,19 +138,16 @@ class DiagnosticsRecorder(Callback):
                    steps_per_epoch=n_batches(len(data.x_train), config.batch_size), epochs=config.epochs,
                    initial_first_layer=first.weight.value, controller=controller)
 
-    def on_restore(self, history: list[EpochStats]) -> None:
-        self._done = list(history)
-        self._epoch, self._step = len(history), len(history) * self._steps_per_epoch
-
-    def on_fit_start(self, model: Sequential) -> None:
+    def on_fit_start(self, model: Sequential, logs: Logs) -> None:
         """Make the record agree with the run's checkpoint: drop what a killed run recorded past it, and
         add the record of its last epoch if the kill came between its checkpoint and its record."""
-        self._model = model
+        self._model, self._done = model, list(logs["history"])
+        self._epoch, self._step = len(self._done), len(self._done) * self._steps_per_epoch
         recorded = keep_records_before(self.path, len(self._done) + 1)
         if not self.path.exists() or self.path.stat().st_size == 0:
             self._append(self._meta())
         if self._done and self._done[-1].epoch not in recorded:
-            self.on_epoch_end(self._done[-1])              # the model is that epoch's checkpoint
+            self._record_epoch(self._done[-1], None)       # the model is that epoch's checkpoint
 
     def _meta(self) -> dict[str, Any]:
         model = self._require_model()
@@ -168,24 +165,23 @@ class DiagnosticsRecorder(Callback):
         with open(self.path, "ab") as f:                 # one write per complete line
             f.write(encode(record))
 
-    def end(self, reason: str, finished: bool) -> None:
-        """Close the record with an ``end`` line: the run is over (``finished``) or stopped (to be resumed).
-
-        Called by the process that runs ``fit`` once it returns; readers take "finished" from this line
-        only. A resumed run drops it. Only the first call writes.
-        """
+    def on_fit_end(self, logs: Logs) -> None:
+        """Close the record with an ``end`` line: the run is over (``finished``) or stopped, by a callback,
+        Ctrl-C or an error (to be resumed, or not). Readers take "finished" from this line only; a resumed
+        run drops it."""
         if self._model is None or self._ended:
             return
         self._ended = True
         self._append({"kind": "end", "epoch": self._epoch, "step": self._step,
-                      "finished": finished, "reason": reason})
+                      "finished": logs["finished"], "reason": logs["stop_reason"]})
 
-    def on_batch_end(self, epoch: int, batch: int, loss: float, accuracy: float, lr: float) -> None:
+    def on_batch_end(self, step: int, logs: Logs) -> None:
+        epoch, loss, accuracy, lr = logs["epoch"], logs["loss"], logs["accuracy"], logs["lr"]
         now = time.perf_counter()
         if self._last_batch_end is not None:
             self._step_seconds = 0.9 * self._step_seconds + 0.1 * (now - self._last_batch_end) \
                 if self._step_seconds else now - self._last_batch_end
-        step = self._step = (epoch - 1) * self._steps_per_epoch + batch + 1
+        self._step = step
         smooth_loss, smooth_accuracy = self._smooth or (loss, accuracy)
         self._smooth = (SMOOTHING * smooth_loss + (1 - SMOOTHING) * loss,
                         SMOOTHING * smooth_accuracy + (1 - SMOOTHING) * accuracy)
@@ -224,17 +220,16 @@ class DiagnosticsRecorder(Callback):
             record["update_ratios"] = {k: float(f"{v:.4g}") for k, v in update_ratios(self._before, model).items()}
         return record
 
-    def on_evaluation(self, epoch: int, predicted: NDArray[np.intp]) -> None:
-        self._predicted = predicted                       # fit's own evaluation: no second pass needed
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        self._record_epoch(logs["stats"], logs["predicted"])      # fit's own evaluation: no second pass needed
 
-    def on_epoch_end(self, stats: EpochStats) -> None:
+    def _record_epoch(self, stats: EpochStats, predicted: NDArray[np.intp] | None) -> None:
         model = self._require_model()
-        predicted = self._predicted
         if predicted is None or predicted.shape != self.y_eval.shape:    # fit evaluated on other data
             predicted = model.infer(self.x_eval).argmax(axis=1)
         wrong = np.flatnonzero(predicted != self.y_eval)[:MISTAKES]
         probabilities = softmax(model.infer(self.x_eval[wrong]).astype(np.float64))
-        hidden = [out for layer, out in zip(model.layers, model.trace(self.probe)) if isinstance(layer, ReLU)]
+        hidden = [out for layer, out in zip(model.layers, model.trace(self.probe)) if role_of(layer) == "activation"]
         change = first_layer_change(model, self.w0)[:, :MOSAIC_UNITS]
         self._epoch = stats.epoch
         self._append({

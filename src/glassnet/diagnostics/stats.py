@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from glassnet.nn.layers import BatchNorm, Linear, ReLU
+from glassnet.nn.layers import Activation, BatchNorm, Linear
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
@@ -29,7 +29,7 @@ class ActivationStats:
     std: float
     counts: NDArray[np.intp]
     edges: NDArray[np.float64]
-    dead_fraction: float | None          # ReLU outputs only: units that are 0 for every sample of the batch
+    dead_fraction: float | None          # ReLU outputs only (Activation.can_die): units 0 for every sample of the batch
     not_finite: int = 0                  # outputs that are NaN or ±inf (a diverging run), left out of the histogram
 
 
@@ -39,7 +39,7 @@ def activation_stats(model: Sequential, x: Array, bins: int = 30) -> list[Activa
     for i, (layer, out) in enumerate(zip(model.layers, model.trace(x))):
         finite = np.isfinite(out)
         counts, edges = np.histogram(out[finite], bins=bins)      # a histogram's range must be finite
-        dead = float(np.mean(~np.any(out > 0, axis=0))) if isinstance(layer, ReLU) else None
+        dead = float(np.mean(~np.any(out > 0, axis=0))) if isinstance(layer, Activation) and layer.can_die else None
         with np.errstate(invalid="ignore", over="ignore"):         # inf − inf in the mean of a diverged layer
             mean, std = float(out.mean()), float(out.std())
         stats.append(ActivationStats(f"{i} {type(layer).__name__}", mean, std, counts, edges.astype(np.float64),

@@ -1,11 +1,12 @@
 """A trained model as a static web page: the draw-a-digit page with no server, for any static host or a disk.
 
 The folder holds ``index.html``, ``style.css``, ``page.js``, ``glassnet-web.js`` (the MNIST-style
-preprocessing of ``glassnet predict`` and the forward pass, in plain JavaScript) and ``weights.js``
-(the network with batch norm folded into its linear layers, float32, base64). ``weights.js`` is a
-script, not a data file, so that the page also works opened straight from disk (file://). ``index.html``
-holds a Content-Security-Policy ``<meta>`` tag (a static host sends no headers of ours) that lets only
-the folder's own script files run, and the page shows the model's note as text.
+preprocessing of ``glassnet predict`` and an interpreter of the inference program, in plain
+JavaScript) and ``weights.js`` (the program: batch norm folded into the linear layers, float32,
+base64). ``weights.js`` is a script, not a data file, so that the page also works opened straight
+from disk (file://). ``index.html`` holds a Content-Security-Policy ``<meta>`` tag (a static host
+sends no headers of ours) that lets only the folder's own script files run, and the page shows the
+model's note as text.
 """
 
 from __future__ import annotations
@@ -20,27 +21,36 @@ import numpy as np
 
 from glassnet.atomic import atomic_open
 from glassnet.errors import GlassnetError
-from glassnet.nn.fused import fold
-from glassnet.nn.layers import Linear
+from glassnet.export import exportable
 from glassnet.nn.model import Sequential
+from glassnet.nn.program import Affine, Op, Scale, op_name
 
 TEMPLATES = ("index.html", "glassnet-web.js", "page.js")
+
+
+#: The operations glassnet-web.js runs (its OPS table); a program with any other is refused.
+WEB_OPS = ("affine", "scale", "relu", "leaky_relu", "gelu", "tanh", "sigmoid")
 
 
 def _float32(array: Any) -> str:
     return base64.b64encode(np.asarray(array, dtype="<f4").tobytes()).decode("ascii")
 
 
+def _op(op: Op) -> dict[str, Any]:
+    if isinstance(op, Affine):
+        return {"op": "affine", "rows": int(op.weight.shape[0]), "cols": int(op.weight.shape[1]),
+                "weight": _float32(op.weight), "bias": _float32(op.bias)}
+    if isinstance(op, Scale):
+        return {"op": "scale", "center": _float32(op.center), "scale": _float32(op.scale), "shift": _float32(op.shift)}
+    return {"op": op_name(op), "options": op.options}
+
+
 def weights_script(model: Sequential, note: str = "") -> str:
-    """``weights.js``: the folded network, for glassnet-web.js."""
-    try:
-        folded = fold(model)
-    except TypeError as e:
-        raise GlassnetError(f"only mlp networks are exported: {e}") from None
-    sizes = [layer.in_features for layer in model.layers if isinstance(layer, Linear)] + [model.n_classes]
+    """``weights.js``: the model's inference program, for glassnet-web.js."""
+    program = exportable(model, WEB_OPS, "the web page")
+    sizes = [int(op.weight.shape[0]) for op in program.affine] + [model.n_classes]
     payload = {"meta": {"network": f"MLP {'-'.join(map(str, sizes))}, batch norm folded", "note": note},
-               "layers": [{"rows": int(w.shape[0]), "cols": int(w.shape[1]), "weight": _float32(w),
-                           "bias": _float32(b)} for w, b in zip(folded.weights, folded.biases)]}
+               "ops": [_op(op) for op in program.ops]}
     return f"window.GLASSNET_WEIGHTS = {json.dumps(payload)};\n"
 
 
@@ -48,6 +58,7 @@ def write_web(model: Sequential, folder: str | Path, note: str = "") -> Path:
     """Write the static page for ``model`` into ``folder``, which must not exist yet (nothing is replaced)."""
     if model.n_inputs != 784:
         raise GlassnetError(f"the web page draws 28×28 digits; this model takes {model.n_inputs} inputs")
+    weights = weights_script(model, note)                  # refused here, if it is, before anything is written
     folder = Path(folder)
     try:
         folder.mkdir(parents=True)
@@ -58,7 +69,7 @@ def write_web(model: Sequential, folder: str | Path, note: str = "") -> Path:
     files = {name: resources.files("glassnet.export").joinpath("web_static", name).read_text(encoding="utf-8")
              for name in TEMPLATES}
     files["style.css"] = resources.files("glassnet.web").joinpath("static", "style.css").read_text(encoding="utf-8")
-    files["weights.js"] = weights_script(model, note)
+    files["weights.js"] = weights
     for name, text in files.items():
         with atomic_open(folder / name, "w") as f:
             f.write(text)

@@ -4,13 +4,14 @@ The layers in ``layers.py`` and the optimizer in ``optim.py`` are the
 definition, written as the derivations read. This module computes the same
 numbers faster and is proven equal to them by tests (``tests/test_fused.py``).
 
-``fold`` turns an ``mlp`` network into ``FoldedMLP``: inference with each batch norm folded
-into the linear layer before it, the form that exports run.
-
-``FusedMLP`` runs a whole training step of an ``mlp`` network (forward,
-loss, backward, update) over arrays allocated once per batch size: batch norm
-normalizes in place, ReLU and dropout become one gate, and every gradient is
-written into its ``Param``'s existing ``grad`` array.
+``FusedMLP`` computes the forward pass, the loss and the backward pass of an ``mlp`` network over
+arrays allocated once per batch size: batch norm normalizes in place, the activation's derivative
+and dropout's mask become one gate, and every gradient is written into its ``Param``'s existing
+``grad`` array. The activation itself is the layer's own ``function`` and ``derivative``: fusion
+is a way of running the definitions in ``layers.py``, not a second copy of them. It refuses a
+network it would not compute exactly as the layers do (``FusedMLP.refusal`` says why); the caller
+then trains layer by layer. The optimizer step is the caller's, so that a hook between backward
+and update (gradient clipping, statistics) sees the same gradients on both paths.
 
 ``Adam.step`` in ``optim.py`` is the textbook update, one formula per line;
 each line allocates its result and makes its own passes over the parameters
@@ -29,15 +30,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
-from glassnet.nn.losses import softmax, softmax_cross_entropy
+from glassnet.nn.layers import ACTIVATIONS, Activation, BatchNorm, Dropout, Layer, Linear
+from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import Sequential
-from glassnet.nn.optim import SGD, Adam
+from glassnet.nn.optim import Adam
 from glassnet.nn.params import Array, Param
 
 
@@ -84,10 +85,11 @@ class FusedAdam(Adam):
 
 @dataclass
 class _Block:
-    """One hidden block, Linear → [BatchNorm] → ReLU → [Dropout], and the arrays of its last forward."""
+    """One hidden block, Linear → [BatchNorm] → activation → [Dropout], and the arrays of its last forward."""
 
     linear: Linear
     batchnorm: BatchNorm | None
+    activation: Activation
     dropout: Dropout | None
     arrays: dict[int, dict[str, Array]] = field(default_factory=dict)   # by batch size
     inv_std: Array = field(default_factory=lambda: np.empty(0))          # 1 / √(σ² + eps) of the last batch
@@ -99,31 +101,36 @@ class _Block:
         return self.arrays[n]
 
 
-_SHAPE = "(Linear [BatchNorm] ReLU [Dropout])* Linear, as mlp builds it"
-_L = TypeVar("_L", Linear, BatchNorm, ReLU, Dropout)
+_SHAPE = "(Linear [BatchNorm] activation [Dropout])* Linear, as mlp builds it"
 
 
-def _take(layers: list[Layer], kind: type[_L]) -> _L | None:
-    """The first of ``layers``, removed, if it is exactly a ``kind`` (not a subclass, which may differ)."""
-    return cast(_L, layers.pop(0)) if layers and type(layers[0]) is kind else None
+def _take(layers: list[Layer], *kinds: type) -> Any:
+    """The first of ``layers``, removed, if it is exactly one of ``kinds`` (not a subclass, which may differ)."""
+    return layers.pop(0) if layers and type(layers[0]) in kinds else None
 
 
 def _split(model: Sequential) -> tuple[list[_Block], Linear]:
+    """The model's hidden blocks and its last Linear; ``TypeError`` saying why the fused step would not
+    compute this model exactly as its layers do."""
     layers, blocks = list(model.layers), []
     while len(layers) > 1:
         linear, batchnorm = _take(layers, Linear), _take(layers, BatchNorm)
-        relu, dropout = _take(layers, ReLU), _take(layers, Dropout)
-        if linear is None or relu is None:
-            raise TypeError(f"FusedMLP needs the layers {_SHAPE}")
-        blocks.append(_Block(linear, batchnorm, dropout))
+        activation, dropout = _take(layers, *ACTIVATIONS.values()), _take(layers, Dropout)
+        if linear is None or activation is None:
+            raise TypeError(f"its layers are not {_SHAPE}")
+        if batchnorm is not None and linear.bias is not None:
+            raise TypeError(f"layer {model.layers.index(linear)} is a Linear with a bias before BatchNorm; the fused "
+                            "step leaves such a bias out (batch norm cancels it), the layers do not")
+        blocks.append(_Block(linear, batchnorm, activation, dropout))
     head = _take(layers, Linear)
     if head is None or layers:
-        raise TypeError(f"FusedMLP needs the layers {_SHAPE}")
+        raise TypeError(f"its layers are not {_SHAPE}")
     return blocks, head
 
 
 class FusedMLP:
-    """The training step of an ``mlp`` network, fused; equal to forward, loss, backward and ``opt.step()``.
+    """The forward pass, loss and backward pass of an ``mlp`` network, fused; equal to ``model.forward``,
+    the loss and ``model.backward``, or refused at construction (``TypeError``).
 
     It reads and writes the model's own parameters and BatchNorm buffers and
     draws the same dropout masks from the same generators, in the same order.
@@ -137,17 +144,21 @@ class FusedMLP:
         self._logits: dict[int, Array] = {}
 
     @staticmethod
-    def supports(model: Sequential) -> bool:
-        """Whether ``model`` has the layers ``mlp`` builds, so that the fused step applies."""
+    def refusal(model: Sequential) -> str | None:
+        """Why the fused step would not compute ``model`` exactly as its layers do; None when it would."""
         try:
             _split(model)
-        except TypeError:
-            return False
-        return True
+        except TypeError as e:
+            return str(e)
+        return None
 
-    def step(self, x: Array, labels: NDArray[np.integer], optimizer: Adam | SGD, *,
-             label_smoothing: float = 0.0) -> tuple[float, Array]:
-        """One training step on a batch x (N, D); the loss, and the logits (N, C) until the next step."""
+    def forward_backward(self, x: Array, labels: NDArray[np.integer], *,
+                         label_smoothing: float = 0.0) -> tuple[float, Array]:
+        """Forward and backward on a batch x (N, D), in training mode: every parameter's ``grad`` assigned.
+        Returns the loss, and the logits (N, C) until the next call."""
+        if not self.model.training:
+            raise RuntimeError("FusedMLP trains in training mode only (batch statistics, dropout); "
+                               "call model.train() first")
         n, dtype = len(x), self.model.dtype
         inputs = [x.astype(dtype, copy=False)]
         for block in self.blocks:
@@ -167,12 +178,11 @@ class FusedMLP:
             np.matmul(grad, weight.value.T, out=arrays["grad"])             # dL/dh = G Wᵀ of the layer above
             grad = _backward(block, inputs[i], arrays)
             weight = block.linear.weight
-        optimizer.step()
         return loss, logits
 
 
 def _forward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
-    """h = dropout(relu(batchnorm(x W))); keeps x̂ in a["z"] and the ReLU-and-dropout gate in a["gate"]."""
+    """h = dropout(f(batchnorm(x W))); keeps x̂ in a["z"] and the gate f′ · dropout's mask in a["gate"]."""
     z, h, gate = a["z"], a["h"], a["gate"]
     np.matmul(x, block.linear.weight.value, out=z)
     bn = block.batchnorm
@@ -190,17 +200,26 @@ def _forward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
         bn.update_running(mean, var, n)
         np.multiply(z, bn.gamma.value, out=h)
         h += bn.beta.value                                        # γ x̂ + β
-    np.greater(h, 0, out=gate)                                    # ReLU's mask as 1.0 / 0.0
-    if block.dropout is not None and block.dropout.p > 0.0:
-        gate *= block.dropout.draw_mask(h.shape, h.dtype)         # and dropout's, in one gate
-    h *= gate
+    f = block.activation
+    y = h if f.homogeneous else f.function(h)
+    np.copyto(gate, f.derivative(h, y))                           # f′, as the backward multiplies by it
+    mask = block.dropout.draw_mask(h.shape, h.dtype) if block.dropout is not None and block.dropout.p > 0.0 \
+        else None
+    if mask is not None:
+        gate *= mask                                              # and dropout's mask, in one gate
+    if f.homogeneous:
+        h *= gate                                                 # f(x) = x · f′(x): the gate applies both
+    else:
+        np.copyto(h, y)
+        if mask is not None:
+            h *= mask
     return h
 
 
 def _backward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
     """From a["grad"] = dL/dh: assign the block's parameter gradients; return dL/dz (in a["grad"])."""
     grad, x_hat, work = a["grad"], a["z"], a["work"]
-    grad *= a["gate"]                                             # through dropout and ReLU
+    grad *= a["gate"]                                             # through dropout and the activation
     bn = block.batchnorm
     if bn is not None:
         n = len(grad)
@@ -215,52 +234,3 @@ def _backward(block: _Block, x: Array, a: dict[str, Array]) -> Array:
         np.sum(grad, axis=0, out=block.linear.bias.grad)          # db = Σₙ G
     np.matmul(x.T, grad, out=block.linear.weight.grad)            # dW = xᵀ G
     return grad
-
-
-@dataclass(frozen=True)
-class FoldedMLP:
-    """An ``mlp`` network for inference, batch norm folded into the linear layer before it.
-
-    In inference mode batch norm is affine, so Linear then BatchNorm is one affine map:
-    γ (x W + b − μ) / √(σ² + eps) + β = x W' + b', with W' = W · s column by column,
-    b' = (b − μ) s + β and s = γ / √(σ² + eps). Dropout is the identity. What remains is
-    x → ReLU(x W'₁ + b'₁) → … → x W'ₖ + b'ₖ: the form the web and ONNX exports run.
-    A snapshot: fold again after the weights change.
-    """
-
-    weights: tuple[Array, ...]
-    biases: tuple[Array, ...]
-
-    def infer(self, x: Array) -> Array:
-        """Logits (N, C) for inputs x (N, D), in the weights' dtype; bias and ReLU applied in place.
-        Nothing is kept between calls, so threads may share a ``FoldedMLP``."""
-        h = np.asarray(x).astype(self.weights[0].dtype, copy=False)
-        for weight, bias in zip(self.weights[:-1], self.biases[:-1]):
-            h = h @ weight
-            h += bias
-            np.maximum(h, 0, out=h)                                         # ReLU
-        logits = h @ self.weights[-1]
-        logits += self.biases[-1]
-        return logits
-
-    def predict_proba(self, x: Array) -> Array:
-        return softmax(self.infer(x))
-
-
-def fold(model: Sequential) -> FoldedMLP:
-    """The model's inference map with each batch norm folded into its linear layer (see ``FoldedMLP``)."""
-    blocks, head = _split(model)
-    weights, biases = [], []
-    for block in blocks:
-        weight = block.linear.weight.value
-        bias = block.linear.bias.value if block.linear.bias is not None else np.zeros(weight.shape[1], weight.dtype)
-        bn = block.batchnorm
-        if bn is not None:
-            scale = bn.gamma.value / np.sqrt(bn.running_var + bn.eps)          # s = γ / √(σ² + eps)
-            weight = weight * scale                                            # W' = W · s
-            bias = (bias - bn.running_mean) * scale + bn.beta.value            # b' = (b − μ) s + β
-        weights.append(weight.astype(model.dtype))
-        biases.append(bias.astype(model.dtype))
-    weights.append(head.weight.value.copy())
-    biases.append(head.bias.value.copy() if head.bias is not None else np.zeros(head.out_features, model.dtype))
-    return FoldedMLP(tuple(weights), tuple(biases))

@@ -18,8 +18,9 @@ Shapes: ``N`` batch, ``D`` features. Every layer follows one protocol:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -189,12 +190,23 @@ class BatchNorm:
         return (self.gamma.value * inv_std / n) * (n * grad_out - self.beta.grad - x_hat * self.gamma.grad)
 
 
-class ReLU:
-    """y = max(x, 0); dx = G where x > 0, else 0. Any shape."""
+class Activation:
+    """An element-wise nonlinearity: y = f(x); backward dx = G · f′(x). Any shape.
+
+    Each kind below writes its f (``function``) and f′ (``derivative``) side by side, and nothing
+    else: forward, backward and inference are the three methods here, the fused training step
+    (``nn/fused.py``) calls the same two, and a folded model names the kind (``nn/program.py``).
+    ``derivative`` is given both x and y = f(x): some derivatives are cheapest from the output
+    (tanh′ = 1 − y², σ′ = y (1 − y)).
+    """
+
+    name: ClassVar[str]                  # the config's name for it: "relu", "gelu", …
+    homogeneous: ClassVar[bool] = False  # f(x) = x · f′(x) (ReLU, leaky ReLU): the fused step applies f′ as a gate
+    can_die: ClassVar[bool] = False      # a unit can stop learning for good: f′ = 0 wherever it is 0 (ReLU)
 
     def __init__(self) -> None:
         self.training = True
-        self._active: NDArray[np.bool_] | None = None          # cache: where x > 0
+        self._cache: tuple[Array, Array] | None = None          # cache: (x, y) of the last forward
 
     def params(self) -> list[Param]:
         return []
@@ -202,18 +214,117 @@ class ReLU:
     def buffers(self) -> dict[str, Array]:
         return {}
 
+    def options(self) -> dict[str, float]:
+        """What the kind takes beyond its name (leaky ReLU's slope), as its constructor's keywords."""
+        return {}
+
+    def function(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def derivative(self, x: Array, y: Array) -> NDArray[Any]:
+        """f′(x): numbers, or a boolean mask where f′ is 0 or 1 (ReLU)."""
+        raise NotImplementedError
+
     def infer(self, x: Array) -> Array:
-        return np.maximum(x, 0)
+        return self.function(x)
 
     def forward(self, x: Array) -> Array:
-        self._active = x > 0
-        return np.maximum(x, 0)
+        y = self.function(x)
+        self._cache = (x, y)
+        return y
 
     def backward(self, grad_out: Array) -> Array:
-        if self._active is None:
-            raise _no_cache("ReLU")
-        _check_grad_shape("ReLU", grad_out, self._active.shape)
-        return np.where(self._active, grad_out, 0)           # a new array; grad_out untouched
+        if self._cache is None:
+            raise _no_cache(type(self).__name__)
+        x, y = self._cache
+        _check_grad_shape(type(self).__name__, grad_out, x.shape)
+        return grad_out * self.derivative(x, y)               # a new array; grad_out untouched
+
+
+class ReLU(Activation):
+    """y = max(x, 0); f′(x) = 1 where x > 0, else 0 (a mask)."""
+
+    name = "relu"
+    homogeneous = True
+    can_die = True
+
+    def function(self, x: Array) -> Array:
+        return np.maximum(x, 0)
+
+    def derivative(self, x: Array, y: Array) -> NDArray[Any]:
+        return x > 0
+
+
+class LeakyReLU(Activation):
+    """y = x where x > 0, else slope · x; f′(x) = 1 where x > 0, else slope. Units never go silent."""
+
+    name = "leaky_relu"
+    homogeneous = True
+
+    def __init__(self, slope: float = 0.01) -> None:
+        if type(slope) not in (int, float) or not 0.0 <= slope < 1.0:
+            raise ValueError(f"LeakyReLU's slope must be a number in [0, 1), got {slope!r}")
+        super().__init__()
+        self.slope = float(slope)
+
+    def options(self) -> dict[str, float]:
+        return {"slope": self.slope}
+
+    def function(self, x: Array) -> Array:
+        return np.where(x > 0, x, x * x.dtype.type(self.slope))
+
+    def derivative(self, x: Array, y: Array) -> Array:
+        return np.where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
+
+
+_GELU_K = math.sqrt(2.0 / math.pi)       # GELU's tanh form: u = √(2/π) (x + 0.044715 x³)
+_GELU_C = 0.044715
+
+
+class GELU(Activation):
+    """The Gaussian error linear unit in its tanh form (Hendrycks & Gimpel; GPT-2, BERT):
+    y = ½ x (1 + tanh u), u = √(2/π) (x + 0.044715 x³);
+    f′(x) = ½ (1 + tanh u) + ½ x (1 − tanh² u) · √(2/π) (1 + 3 · 0.044715 x²)."""
+
+    name = "gelu"
+
+    def function(self, x: Array) -> Array:
+        t = np.tanh(x.dtype.type(_GELU_K) * (x + x.dtype.type(_GELU_C) * x**3))
+        return x.dtype.type(0.5) * x * (1 + t)
+
+    def derivative(self, x: Array, y: Array) -> Array:
+        k, c, half = x.dtype.type(_GELU_K), x.dtype.type(_GELU_C), x.dtype.type(0.5)
+        t = np.tanh(k * (x + c * x**3))
+        return half * (1 + t) + half * x * (1 - t * t) * k * (1 + 3 * c * x * x)
+
+
+class Tanh(Activation):
+    """y = tanh x; f′(x) = 1 − y²."""
+
+    name = "tanh"
+
+    def function(self, x: Array) -> Array:
+        return np.tanh(x)
+
+    def derivative(self, x: Array, y: Array) -> Array:
+        return 1 - y * y
+
+
+class Sigmoid(Activation):
+    """y = σ(x) = 1 / (1 + e⁻ˣ); f′(x) = y (1 − y). Computed from e^(−|x|), which never overflows."""
+
+    name = "sigmoid"
+
+    def function(self, x: Array) -> Array:
+        e = np.exp(-np.abs(x))                               # in (0, 1]
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def derivative(self, x: Array, y: Array) -> Array:
+        return y * (1 - y)
+
+
+#: Every activation, by the name a config gives it.
+ACTIVATIONS: dict[str, type[Activation]] = {kind.name: kind for kind in (ReLU, LeakyReLU, GELU, Tanh, Sigmoid)}
 
 
 # Dropout draws 16-bit integers u, uniform on {0, …, 2¹⁶ − 1}, and keeps a unit when u ≥ threshold:

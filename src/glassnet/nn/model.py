@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from glassnet.nn.init import INITIALIZERS
-from glassnet.nn.layers import BatchNorm, Dropout, Layer, Linear, ReLU
+from glassnet.nn.layers import ACTIVATIONS, BatchNorm, Dropout, Layer, Linear
 from glassnet.nn.losses import softmax
 from glassnet.nn.params import Array, Param
 
@@ -148,27 +148,30 @@ class Sequential:
 
 
 def mlp(sizes: Sequence[int], *, rng: np.random.Generator, dropout: float = 0.0,
-        batchnorm: bool = True, dtype: DTypeLike = np.float32, init: str = "he_normal") -> Sequential:
-    """A multilayer perceptron: each hidden block is Linear → [BatchNorm] → ReLU → [Dropout].
+        batchnorm: bool = True, dtype: DTypeLike = np.float32, init: str = "he_normal",
+        activation: str = "relu") -> Sequential:
+    """A multilayer perceptron: each hidden block is Linear → [BatchNorm] → activation → [Dropout].
 
     ``sizes`` = (inputs, hidden..., classes), e.g. (784, 256, 128, 10). The last
-    Linear gives logits. ``rng`` draws the initial weights and, afterwards,
-    the dropout masks.
+    Linear gives logits. ``activation`` names one of ``nn.layers.ACTIVATIONS``. ``rng``
+    draws the initial weights and, afterwards, the dropout masks.
     """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"mlp needs at least (inputs, classes), all positive, got {sizes}")
     if init not in INITIALIZERS:
         raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
     layers: list[Layer] = []
     for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
         layers.append(Linear(d_in, d_out, rng=rng, bias=not batchnorm, dtype=dtype, init=INITIALIZERS[init]))
         if batchnorm:
             layers.append(BatchNorm(d_out, dtype=dtype))
-        layers.append(ReLU())
+        layers.append(ACTIVATIONS[activation]())
         if dropout > 0.0:
             layers.append(Dropout(dropout, rng=rng))
     layers.append(Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype, init=INITIALIZERS[init]))
     architecture = {"sizes": sizes, "dropout": dropout, "batchnorm": batchnorm,
-                    "dtype": np.dtype(dtype).name, "init": init}
+                    "dtype": np.dtype(dtype).name, "init": init, "activation": activation}
     return Sequential(layers, architecture)

@@ -26,7 +26,7 @@ from glassnet.report import run_files
 from glassnet.run_folder import prepare_new
 from glassnet.sweep.spec import Dimension, SweepSpec, decode
 from glassnet.sweep.study import SweepError, counts, experimental_allowed, trials_wanted
-from glassnet.train import Callback, EpochStats, StopTraining, TrainData, evaluate, fit
+from glassnet.train import Callback, EpochStats, Logs, StopTraining, TrainData, evaluate, fit
 
 TRIALS_FOLDER = "trials"
 MAX_ERRORS_IN_A_ROW = 5              # trials failing on an error (not a divergence) before the worker gives up
@@ -57,10 +57,11 @@ class _RunFiles(Callback):
     def __init__(self, folder: Path, config: TrainConfig) -> None:
         self.folder, self.config, self.history = folder, config, list[EpochStats]()
 
-    def on_fit_start(self, model: Any) -> None:
+    def on_fit_start(self, model: Any, logs: Logs) -> None:
         run_files.write_config(self.folder, self.config)
 
-    def on_epoch_end(self, stats: EpochStats) -> None:
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        stats: EpochStats = logs["stats"]
         self.history.append(stats)
         run_files.write_history(self.folder, self.history)
 
@@ -71,11 +72,11 @@ class _Pruning(Callback):
     def __init__(self, trial: optuna.Trial, objective: str, epochs: int) -> None:
         self.trial, self.objective, self.epochs = trial, objective, epochs
 
-    def on_epoch_end(self, stats: EpochStats) -> None:
-        value = stats.eval_accuracy if self.objective == "accuracy" else stats.eval_loss
-        self.trial.report(value, stats.epoch)
-        if stats.epoch < self.epochs and self.trial.should_prune():     # after the last epoch there is nothing to save
-            raise StopTraining(f"pruned after epoch {stats.epoch}: validation {self.objective} {value:.4f} is "
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        value = logs["eval_accuracy"] if self.objective == "accuracy" else logs["eval_loss"]
+        self.trial.report(value, epoch)
+        if epoch < self.epochs and self.trial.should_prune():     # after the last epoch there is nothing to save
+            raise StopTraining(f"pruned after epoch {epoch}: validation {self.objective} {value:.4f} is "
                                "behind the median of earlier trials at that epoch")
 
 

@@ -8,7 +8,7 @@ a 400 that says what to send.
 values in [0, 1]) or ``{"pixels": [784 values]}``; the digit goes through the
 same preprocessing as ``glassnet predict``. The answer holds the 28×28 image
 the network saw, the ten probabilities, the prediction, every hidden layer's
-activations (after BatchNorm and ReLU), the first-layer units that
+activations (the outputs of its activation layers), the first-layer units that
 responded most, with their 28×28 weight images, and the saliency map:
 ∂p(predicted)/∂input, scaled to [−1, 1], where a little more ink would most
 raise (positive) or lower (negative) the network's confidence in its answer.
@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 
 from glassnet.data.preprocess import preprocess_digit
 from glassnet.diagnostics.stats import saliency
-from glassnet.nn.layers import Linear, ReLU
+from glassnet.nn.kinds import role_of
+from glassnet.nn.layers import Linear
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import Sequential
 
@@ -133,10 +134,9 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
     digit = preprocess_digit(image)
     outputs = model.trace(digit.reshape(1, 784))
     probabilities = softmax(outputs[-1].astype(np.float64))[0]
-    hidden = [out[0] for layer, out in zip(model.layers, outputs) if isinstance(layer, ReLU)]
+    hidden = [out[0] for layer, out in zip(model.layers, outputs) if role_of(layer) == "activation"]
     first = next(layer for layer in model.layers if isinstance(layer, Linear))
-    first_hidden = hidden[0] if hidden else np.zeros(first.out_features)
-    strongest = np.argsort(-first_hidden, kind="stable")[:TOP_UNITS]
+    strongest: list[int] = np.argsort(-hidden[0], kind="stable")[:TOP_UNITS].tolist() if hidden else []
     gradient, _ = saliency(model, digit.reshape(784))
     return {
         "input": _rounded(digit),
@@ -146,7 +146,7 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
         "prediction": int(probabilities.argmax()),
         "activations": [{"name": f"hidden layer {i + 1}", "size": len(h), "values": _rounded(h, 3)}
                         for i, h in enumerate(hidden)],
-        "top_units": [{"unit": int(u), "activation": round(float(first_hidden[u]), 4),
+        "top_units": [{"unit": int(u), "activation": round(float(hidden[0][u]), 4),
                        "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)} for u in strongest],
     }
 

@@ -1,6 +1,6 @@
 // glassnet, exported for the web: the draw-a-digit page with no server. Everything runs here, in the
 // browser: the same MNIST-style preprocessing as `glassnet predict` (src/glassnet/data/preprocess.py,
-// step for step) and the network's forward pass with batch norm folded into the linear layers.
+// step for step) and the network's inference program, batch norm folded into the linear layers.
 "use strict";
 
 const MAX_SIDE = 256, MIN_SIDE_FOR_BACKGROUND = 64;
@@ -10,26 +10,41 @@ function decode(base64) {                    // little-endian float32 array, as 
   return new Float32Array(bytes.buffer);
 }
 
-const NET = (() => {
-  const w = window.GLASSNET_WEIGHTS;
-  return { layers: w.layers.map((l) => ({ rows: l.rows, cols: l.cols, weight: decode(l.weight), bias: decode(l.bias) })),
-           meta: w.meta };
-})();
-
-// ---- the network: x → ReLU(x W'₁ + b'₁) → … → x W'ₖ + b'ₖ → softmax -------------------------------------
-function forward(x) {
-  let h = Float64Array.from(x);
-  NET.layers.forEach((layer, i) => {
-    const out = Float64Array.from(layer.bias);
-    for (let r = 0; r < layer.rows; r++) {
+// The inference program (src/glassnet/nn/program.py): operations applied in order. Each kind of operation
+// is one entry of OPS; export/web.py refuses, before writing anything, a program with any other.
+const GELU_K = Math.sqrt(2 / Math.PI), GELU_C = 0.044715;
+const OPS = {
+  affine: (h, op) => {                      // y = x W + b, W (rows, cols) row-major
+    const out = Float64Array.from(op.bias);
+    for (let r = 0; r < op.rows; r++) {
       const v = h[r];
       if (v === 0) continue;
-      const row = r * layer.cols;
-      for (let c = 0; c < layer.cols; c++) out[c] += v * layer.weight[row + c];
+      const row = r * op.cols;
+      for (let c = 0; c < op.cols; c++) out[c] += v * op.weight[row + c];
     }
-    if (i < NET.layers.length - 1) for (let c = 0; c < out.length; c++) out[c] = Math.max(out[c], 0);
-    h = out;
-  });
+    return out;
+  },
+  scale: (h, op) => h.map((v, i) => (v - op.center[i]) * op.scale[i] + op.shift[i]),   // batch norm
+  relu: (h) => h.map((v) => Math.max(v, 0)),
+  leaky_relu: (h, op) => h.map((v) => (v > 0 ? v : op.options.slope * v)),
+  gelu: (h) => h.map((v) => 0.5 * v * (1 + Math.tanh(GELU_K * (v + GELU_C * v * v * v)))),
+  tanh: (h) => h.map(Math.tanh),
+  sigmoid: (h) => h.map((v) => 1 / (1 + Math.exp(-v))),
+};
+
+const NET = (() => {
+  const w = window.GLASSNET_WEIGHTS;
+  const unknown = w.ops.map((op) => op.op).filter((name) => !(name in OPS));
+  if (unknown.length) throw new Error(`this page cannot run the operations ${unknown.join(", ")}`);
+  const arrays = ["weight", "bias", "center", "scale", "shift"];
+  return { ops: w.ops.map((op) => Object.fromEntries(Object.entries(op).map(([k, v]) =>
+    [k, arrays.includes(k) ? decode(v) : v]))), meta: w.meta };
+})();
+
+// ---- the network: the program's operations, then softmax -----------------------------------------------
+function forward(x) {
+  let h = Float64Array.from(x);
+  for (const op of NET.ops) h = OPS[op.op](h, op);
   const top = Math.max(...h);
   const e = h.map((v) => Math.exp(v - top));
   const sum = e.reduce((a, b) => a + b, 0);

@@ -1,0 +1,34 @@
+"""Gradient clipping by global norm: when ‖g‖ = √(Σ over every parameter of Σ g²) exceeds ``max_norm``,
+every gradient is scaled by max_norm / ‖g‖, so the step keeps its direction and loses its size."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from glassnet.nn.model import Sequential
+from glassnet.train.callbacks import Callback, Logs
+
+
+class GradientClipping(Callback):
+    """Clips between backward and update, on either path; records ``grad_norm`` (before clipping)."""
+
+    def __init__(self, max_norm: float) -> None:
+        if not max_norm > 0:
+            raise ValueError(f"max_norm must be > 0, got {max_norm}")
+        self.max_norm = max_norm
+        self.model: Sequential | None = None
+
+    def on_fit_start(self, model: Sequential, logs: Logs) -> None:
+        self.model = model
+
+    def on_before_update(self, step: int, logs: Logs) -> None:
+        assert self.model is not None, "on_fit_start comes first"
+        grads = [p.grad for p in self.model.params()]
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        logs["grad_norm"] = norm
+        if norm > self.max_norm:
+            scale = self.max_norm / norm
+            for g in grads:
+                g *= g.dtype.type(scale)

@@ -1,0 +1,26 @@
+"""The divergence guard: a non-finite loss ends the run with the step and the learning rate, and says
+where the last good checkpoint is."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from glassnet.errors import DivergenceError
+from glassnet.train.callbacks import Callback, Logs
+
+
+class DivergenceGuard(Callback):
+    """Raises ``DivergenceError`` at the first batch whose loss is not finite (its update was skipped)."""
+
+    def __init__(self, checkpoint: Path | None) -> None:
+        self.checkpoint = checkpoint
+
+    def on_batch_end(self, step: int, logs: Logs) -> None:
+        if math.isfinite(logs["loss"]):
+            return
+        kept = f"; the last good checkpoint is kept in {self.checkpoint}" if self.checkpoint and logs["epoch"] > 1 \
+            else ""
+        raise DivergenceError(f"training diverged: non-finite loss at step {step} (lr {logs['lr']:g}) in epoch "
+                              f"{logs['epoch']}{kept}.\nhelp: start a new run with a lower learning rate (--lr); "
+                              "--resume keeps the run's own")

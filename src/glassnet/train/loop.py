@@ -1,0 +1,198 @@
+"""``fit``: the training loop, one epoch after another, with its policies as callbacks over it.
+
+Each step: x = augment(x), logits = model(x), (loss, G) = cross-entropy, backward (the fused step
+or layer by layer), the callbacks' ``on_before_update``, opt.lr = schedule(step), opt.step(). After
+each epoch: evaluation, then the callbacks' ``on_epoch_end`` in order: early stopping (which may end
+the run and restore the best epoch), checkpointing, then the caller's callbacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glassnet.checkpoint import CHECKPOINT_NAME
+from glassnet.config import TrainConfig
+from glassnet.data.batches import batch_indices, gather, n_batches
+from glassnet.errors import CheckpointError, ConfigError
+from glassnet.nn.fused import FusedMLP
+from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
+from glassnet.nn.model import Sequential
+from glassnet.run_folder import held, prepare_new, remove_stale_temporaries
+from glassnet.train.callbacks import Callback, Logs, StopTraining
+from glassnet.train.checkpointing import Checkpointing
+from glassnet.train.clipping import GradientClipping
+from glassnet.train.data import TrainData, evaluate
+from glassnet.train.divergence import DivergenceGuard
+from glassnet.train.early_stopping import BEST_NAME, EarlyStopping
+from glassnet.train.state import EpochStats, TrainingState, make_schedule
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` trained, and why it ended: ``finished`` when the run is complete (all its epochs,
+    or stopped early by its own rule), not when a callback or Ctrl-C interrupted it. ``engine`` is the
+    path that computed the steps; ``engine_note`` says why the fast path was refused, if it was."""
+
+    model: Sequential
+    history: list[EpochStats]
+    config: TrainConfig
+    stop_reason: str = "completed all epochs"
+    finished: bool = True
+    engine: str = "fast"
+    engine_note: str = ""
+
+
+def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = None,
+        callbacks: Sequence[Callback] = (), resume: bool = False,
+        init_from: str | Path | Sequential | None = None) -> FitResult:
+    """Train an MLP as ``config`` says, evaluating after every epoch and checkpointing to ``run_dir``.
+
+    The network's outer sizes come from the data (``data.sizes``). With ``resume``, continue from
+    ``run_dir/model.npz``; the config may differ from the saved one in ``epochs`` only, and more
+    epochs extend a finished run. ``init_from`` starts a new run from the weights of another model
+    file or model (the same layers). Early stopping (``early_stopping_patience`` > 0) watches the validation split
+    and needs one; the best epoch's weights are kept (``run_dir/best.npz``) and are the model
+    returned. A callback may raise ``StopTraining``, and Ctrl-C ends the run the same way: the last
+    checkpoint stays and ``resume`` continues. A non-finite loss raises ``DivergenceError``.
+    The run folder is held by this process while ``fit`` runs (``run_folder.held``).
+    """
+    if config.early_stopping_patience and data.eval_name != "validation":
+        raise ConfigError("early stopping watches a validation split and never stops on the test set; "
+                          "hold one out (validation_size, --validation-size) or set early_stopping_patience = 0")
+    run = TrainingState(config, data)
+    folder = Path(run_dir) if run_dir is not None else None
+    if folder is None:
+        if resume:
+            raise ConfigError("resume=True continues the run in run_dir; name it")
+        return _fit(run, data, None, callbacks, resume, init_from)
+    if resume and not (folder / CHECKPOINT_NAME).exists():
+        raise CheckpointError(f"nothing to resume: {folder / CHECKPOINT_NAME} does not exist")
+    if not resume:
+        prepare_new(folder)                                # new, empty or ours: nothing of the user's is touched
+    with held(folder):                                     # one process at a time writes a run folder
+        if resume:
+            remove_stale_temporaries(folder)               # left by a run killed mid-write
+        return _fit(run, data, folder, callbacks, resume, init_from)
+
+
+def _policies(run: TrainingState, folder: Path | None) -> list[Callback]:
+    """The run's own rules, in the order they act: the guard first, then clipping, early stopping and
+    (after early stopping, so that the checkpoint holds its decision) checkpointing."""
+    config = run.config
+    checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
+    policies: list[Callback] = [DivergenceGuard(checkpoint)]
+    if config.clip_grad_norm:
+        policies.append(GradientClipping(config.clip_grad_norm))
+    if config.early_stopping_patience:
+        policies.append(EarlyStopping(run, folder / BEST_NAME if folder is not None else None))
+    if checkpoint is not None:
+        policies.append(Checkpointing(run, checkpoint))
+    return policies
+
+
+def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Sequence[Callback], resume: bool,
+         init_from: str | Path | Sequential | None) -> FitResult:
+    """``fit``'s loop, once the run folder (if any) is ready and held."""
+    config = run.config
+    if folder is not None and resume:
+        run.restore(folder / CHECKPOINT_NAME)
+    elif init_from is not None:
+        run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
+    note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
+    fused = FusedMLP(run.model) if config.engine == "fast" and not note else None
+    every = [*_policies(run, folder), *callbacks]
+    result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note)
+    for callback in every:
+        callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
+                                          "engine_note": note})
+    try:
+        _epochs(run, data, fused, every)
+        result.stop_reason = run.stopped or "completed all epochs"
+    except StopTraining as e:
+        result.stop_reason, result.finished = str(e) or "stopped by a callback", False
+    except KeyboardInterrupt:
+        result.stop_reason, result.finished = "interrupted (Ctrl-C)", False
+    except Exception as e:                     # the run ends with it: the callbacks hear why, then the caller
+        for callback in every:
+            callback.on_fit_end({"stop_reason": str(e).splitlines()[0], "finished": False})
+        raise
+    for callback in every:
+        callback.on_fit_end({"stop_reason": result.stop_reason, "finished": result.finished})
+    return result
+
+
+def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: list[Callback]) -> None:
+    """Epoch after epoch until the last, or until a policy stops the run (``run.stopped``)."""
+    config = run.config
+    while run.epoch < config.epochs and not run.stopped:
+        epoch = run.epoch + 1
+        for callback in every:
+            callback.on_epoch_start(epoch, {"steps": n_batches(len(data.x_train), config.batch_size)})
+        started = time.perf_counter()
+        train_loss, train_accuracy = train_epoch(run, data, fused=fused, callbacks=every)
+        eval_loss, eval_accuracy, predicted = evaluate(run.model, data.x_eval, data.y_eval)
+        stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, run.optimizer.lr,
+                           time.perf_counter() - started)
+        run.history.append(stats)
+        run.epoch = epoch
+        logs = dataclasses.asdict(stats) | {"stats": stats, "predicted": predicted}
+        for callback in every:
+            callback.on_epoch_end(epoch, logs)
+
+
+def train_epoch(run: TrainingState, data: TrainData, *, fused: FusedMLP | None = None,
+                callbacks: Sequence[Callback] = ()) -> tuple[float, float]:
+    """One pass over the training data in shuffled mini-batches; returns the mean loss and accuracy.
+
+    The fused step (``fused``) or the layers compute forward, loss and backward; the callbacks see the
+    gradients before the update (``on_before_update``) and the step after it (``on_batch_end``). A
+    batch whose logits are not finite skips its update and reaches ``on_batch_end`` with a NaN loss,
+    where the divergence guard stops the run.
+    """
+    config, model, optimizer = run.config, run.model, run.optimizer
+    steps_per_epoch = n_batches(len(data.x_train), config.batch_size)
+    schedule = make_schedule(config, steps_per_epoch)
+    augment, augment_rng, rng = config.augment, run.rngs["augment"], run.rngs["shuffle"]
+    model.train()
+    x_batch = np.empty((min(config.batch_size, len(data.x_train)), data.x_train.shape[1]), model.dtype)
+    loss_sum, correct, seen = 0.0, 0, 0
+    # Overflow makes no warning: in the forward pass it shows at once as non-finite logits; in the
+    # backward pass or the update it leaves non-finite weights, which the next step's logits show.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for batch, indices in enumerate(batch_indices(len(data.x_train), config.batch_size, rng)):
+            run.step += 1
+            optimizer.lr = schedule(run.step - 1)
+            x = gather(data.x_train, indices, x_batch)
+            if not augment.is_identity:
+                x = augment(x, augment_rng)
+            labels = data.y_train[indices]
+            logs: Logs = {"epoch": run.epoch + 1, "batch": batch, "lr": optimizer.lr}
+            try:
+                if fused is not None:
+                    loss, logits = fused.forward_backward(x, labels, label_smoothing=config.label_smoothing)
+                else:
+                    logits = model.forward(x)
+                    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+                    model.backward(grad, input_grad=False)
+            except NonFiniteLogitsError:
+                logs |= {"loss": math.nan, "accuracy": math.nan}
+                for callback in callbacks:
+                    callback.on_batch_end(run.step, logs)
+                raise AssertionError("a non-finite loss reached no divergence guard") from None
+            logs["loss"] = loss
+            for callback in callbacks:
+                callback.on_before_update(run.step, logs)
+            optimizer.step()
+            hits = int(np.count_nonzero(logits.argmax(axis=1) == labels))
+            loss_sum, correct, seen = loss_sum + loss * len(indices), correct + hits, seen + len(indices)
+            logs["accuracy"] = hits / len(indices)
+            for callback in callbacks:
+                callback.on_batch_end(run.step, logs)
+    return loss_sum / seen, correct / seen
