@@ -190,3 +190,15 @@ def test_glassnet_token_fixes_the_token_and_otherwise_each_server_makes_its_own(
     assert owner_token({TOKEN_ENV: TOKEN}) == TOKEN
     tokens = {owner_token({}) for _ in range(3)}
     assert len(tokens) == 3 and all(len(token) >= 43 for token in tokens)        # 256 random bits each
+
+
+def test_a_bad_glassnet_token_stops_train_watch_before_it_makes_a_run_folder(tmp_path, monkeypatch, capsys):
+    from glassnet.cli import main
+    from tests.mnist_fixtures import write_mnist_folder
+
+    data = write_mnist_folder(tmp_path / "data", n_train=100, n_test=20, gz=False)
+    monkeypatch.setenv(TOKEN_ENV, "short")
+    assert main(["train", "--watch", "--watch-port", "0", "--data-dir", str(data), "--out", str(tmp_path / "run"),
+                 "--epochs", "1"]) == 1
+    assert TOKEN_ENV in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -36,9 +36,11 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
 
 def cmd_train(args: argparse.Namespace) -> int:
     from glassnet.train import TrainData
+    from glassnet.web.auth import owner_token
 
     if args.watch and not 0 <= args.watch_port <= 65535:
         raise UsageError(f"--watch-port must be in 0-65535 (0 picks a free one), got {args.watch_port}")
+    token = owner_token() if args.watch else ""     # a bad GLASSNET_TOKEN is refused before anything is made
     config, named, history = _resolve_run(args)
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
@@ -47,11 +49,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = named if args.resume is not None and named is not None else \
         prepare_new(named) if named is not None else new_timestamped()
     with held(run_dir):                        # the whole command: training, then the report files
-        return _train(args, config, history, mnist, data, run_dir, started)
+        return _train(args, config, history, mnist, data, run_dir, started, token)
 
 
 def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mnist: Any, data: Any,
-           run_dir: Path, started: float) -> int:
+           run_dir: Path, started: float, token: str) -> int:
     from glassnet.checkpoint import update_metadata
     from glassnet.cli.watch import start_watch
     from glassnet.data.mnist import to_inputs
@@ -99,7 +101,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     if not args.quiet:
         print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
-    watch = start_watch(run_dir, config, data, mnist, args.watch_port) if args.watch else None
+    watch = start_watch(run_dir, config, data, mnist, args.watch_port, token) if args.watch else None
     callbacks: list[Callback] = [Progress()] + ([watch.recorder] if watch else [])
     result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None,
                  init_from=model_path(args.init_from) if args.init_from else None)

@@ -10,7 +10,6 @@ from glassnet.config import TrainConfig
 from glassnet.diagnostics.record import Controller, DiagnosticsRecorder
 from glassnet.errors import GlassnetError
 from glassnet.train import TrainData
-from glassnet.web.auth import owner_token
 from glassnet.web.live import LiveRun
 from glassnet.web.server import DigitApp, DigitServer, make_server
 
@@ -45,14 +44,15 @@ class Watch:
         self.server.server_close()
 
 
-def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any, port: int) -> Watch:
-    """Serve the live view of ``run_dir`` on 127.0.0.1:``port`` and return the recorder that feeds it."""
+def start_watch(run_dir: Path, config: TrainConfig, data: TrainData, mnist: Any, port: int, token: str) -> Watch:
+    """Serve the live view of ``run_dir`` on 127.0.0.1:``port``, answering only ``token``'s holder (``owner_token``),
+    and return the recorder that feeds it."""
     controller = Controller()
     live = LiveRun(run_dir, controller)
     recorder = DiagnosticsRecorder.for_run(run_dir, config, data, controller)
     try:
         server = make_server(DigitApp(None, mnist.test_images, mnist.test_labels, live=live), "127.0.0.1", port,
-                             owner_token())
+                             token)
     except OSError as e:
         raise GlassnetError(f"cannot serve the live view on 127.0.0.1:{port} ({e.strerror or e}); "
                             "choose another --watch-port (0 picks a free one)") from e
