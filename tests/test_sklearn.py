@@ -85,3 +85,17 @@ def test_warm_start_and_partial_fit_continue_from_the_weights(iris):
     assert incremental.n_iter_ == 1 and scores[-1] > 0.8 and scores[-1] > scores[0]
     with pytest.raises(ValueError, match="not among the classes"):
         incremental.partial_fit(x[:5], np.array(["rose"] * 5))
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh", "sigmoid"])
+def test_each_activation_learns_iris(iris, activation):
+    x, y = iris
+    model = make_pipeline(StandardScaler(), MLPClassifier(hidden=(16,), activation=activation, epochs=60, lr=1e-2,
+                                                          random_state=0)).fit(x, y)
+    assert model.score(x, y) > 0.85
+    assert model[-1].model_.architecture["activation"] == activation
+
+
+def test_an_unknown_activation_is_named():
+    with pytest.raises(ValueError, match="'activation' must be one of"):
+        MLPClassifier(activation="swish").fit([[0.0], [1.0]], [0, 1])

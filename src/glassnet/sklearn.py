@@ -1,6 +1,6 @@
 """``MLPClassifier``: glassnet's network as a scikit-learn estimator, for any tabular data (the ``sklearn`` extra).
 
-The same engine as ``glassnet train``: Linear → [BatchNorm] → ReLU → [Dropout] blocks, Adam,
+The same engine as ``glassnet train``: Linear → [BatchNorm] → activation → [Dropout] blocks, Adam,
 the fused training step, early stopping with the best weights. The input width and the classes
 come from the data; class labels may be any values scikit-learn accepts (strings included). Scale
 the features first (a ``StandardScaler`` in a ``Pipeline``) as for any neural network.
@@ -30,22 +30,25 @@ EVAL_SAMPLES = 256          # without early stopping, each epoch is evaluated on
 class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A multilayer perceptron classifier trained by glassnet.
 
-    hidden: widths of the hidden layers. epochs: passes over the data (the most, with early
-    stopping). early_stopping: hold out ``validation_fraction`` of the data and stop after
-    ``patience`` epochs without improvement of its loss, keeping the best epoch's weights.
-    warm_start: ``fit`` continues from the weights of the previous ``fit``. random_state fixes the
-    initial weights, dropout masks, shuffling and the validation split.
+    hidden: widths of the hidden layers. activation: their nonlinearity, one of
+    ``glassnet.nn.layers.ACTIVATIONS`` ("relu", "leaky_relu", "gelu", "tanh", "sigmoid").
+    epochs: passes over the data (the most, with early stopping). early_stopping: hold out
+    ``validation_fraction`` of the data and stop after ``patience`` epochs without improvement of
+    its loss, keeping the best epoch's weights. warm_start: ``fit`` continues from the weights of
+    the previous ``fit``. random_state fixes the initial weights, dropout masks, shuffling and the
+    validation split.
 
     Fitted: ``classes_``, ``n_features_in_``, ``model_`` (the ``Sequential``), ``n_iter_``
     (epochs run), ``loss_curve_`` (training loss per epoch), ``stop_reason_``.
     """
 
-    def __init__(self, hidden: Sequence[int] = (100,), *, dropout: float = 0.0, batchnorm: bool = True,
-                 epochs: int = 200, batch_size: int = 200, lr: float = 1e-3, weight_decay: float = 0.0,
-                 early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
-                 warm_start: bool = False, random_state: int | np.random.RandomState | None = None,
-                 dtype: str = "float64") -> None:
+    def __init__(self, hidden: Sequence[int] = (100,), *, activation: str = "relu", dropout: float = 0.0,
+                 batchnorm: bool = True, epochs: int = 200, batch_size: int = 200, lr: float = 1e-3,
+                 weight_decay: float = 0.0, early_stopping: bool = False, validation_fraction: float = 0.1,
+                 patience: int = 10, warm_start: bool = False,
+                 random_state: int | np.random.RandomState | None = None, dtype: str = "float64") -> None:
         self.hidden = hidden
+        self.activation = activation
         self.dropout = dropout
         self.batchnorm = batchnorm
         self.epochs = epochs
@@ -60,7 +63,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.dtype = dtype
 
     def _config(self, n_train: int, epochs: int, seed: int, early: bool) -> TrainConfig:
-        return TrainConfig(hidden=tuple(int(w) for w in self.hidden), dropout=float(self.dropout),
+        return TrainConfig(hidden=tuple(int(w) for w in self.hidden), activation=self.activation,
+                           dropout=float(self.dropout),
                            batchnorm=bool(self.batchnorm), epochs=int(epochs),
                            batch_size=max(2, min(int(self.batch_size), n_train)), lr=float(self.lr),
                            weight_decay=float(self.weight_decay), seed=seed, dtype=self.dtype,

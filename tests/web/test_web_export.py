@@ -15,6 +15,8 @@ from glassnet.data.mnist import to_inputs
 from glassnet.data.preprocess import preprocess_digit, to_unit_gray
 from glassnet.demo import demo_model_path
 from glassnet.export.web import write_web
+from glassnet.nn.layers import ACTIVATIONS
+from glassnet.nn.model import mlp
 from tests.conftest import REAL_DATA
 from tests.mnist_fixtures import synthetic_digits
 from tests.test_photos import phone_photo
@@ -122,3 +124,27 @@ def test_markup_in_the_note_shows_as_text_and_the_csp_stops_inline_script(browse
         page.evaluate("document.body.insertAdjacentHTML('beforeend', '<img src=y onerror=window.pwned=2>')")
     assert page.evaluate("window.pwned") is None and errors == []
     page.close()
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_the_page_runs_every_activation_like_predict_proba(browser, tmp_path, activation):
+    """The page's JavaScript interprets the inference program of a network of each activation; an activation
+    added to glassnet and not to the page's OPS fails here (and is refused by the export before that)."""
+    rng = np.random.default_rng(4)
+    model = mlp([784, 32, 16, 10], rng=rng, dropout=0.2, activation=activation)
+    for _ in range(3):                                        # running statistics off their start
+        model.forward(rng.random((64, 784)).astype(np.float32))
+    for p in model.params():
+        p.value[...] += 0.1 * rng.standard_normal(p.value.shape).astype(np.float32)
+    model.eval()
+    write_web(model, tmp_path / "page")
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto((tmp_path / "page" / "index.html").as_uri())
+    wait_until(page, "window.glassnetWeb !== undefined")
+    x = rng.random((20, 784))
+    got = np.array(page.evaluate("(rows) => rows.map((x) => glassnetWeb.forward(x))", x.tolist()))
+    page.close()
+    assert errors == []
+    np.testing.assert_allclose(got, model.predict_proba(x), rtol=0, atol=1e-5)

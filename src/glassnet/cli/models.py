@@ -107,7 +107,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                           "config": config, "epoch": epoch, "metrics": metrics, "glassnet_version": version}))
         return 0
     arch = model.architecture                  # the recipe, only when it builds exactly these layers
-    kind = (f"MLP {'-'.join(map(str, arch['sizes']))}, dropout {arch['dropout']}, batchnorm {arch['batchnorm']}"
+    kind = (f"MLP {'-'.join(map(str, arch['sizes']))}, {arch.get('activation', 'relu')}, dropout {arch['dropout']}, "
+            f"batchnorm {arch['batchnorm']}"
             if arch else f"Sequential of {len(model.layers)} layers, {'-'.join(map(str, _widths(model)))}")
     print(f"{kind}, {model.dtype.name}; trained {'?' if epoch is None else epoch} epochs "
           f"with glassnet {_printable(version or '?')}\n")
