@@ -13,6 +13,18 @@ from tests.mnist_fixtures import synthetic_digits
 from tests.web.client import TOKEN
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a module's tests (the system's: tests.web.chromium)."""
+    from tests.web.chromium import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory):
     model = mlp([784, 32, 16, 10], rng=np.random.default_rng(0), dropout=0.2)

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from glassnet.diagnostics.record import RECORD_NAME, Controller
-from tests.web.chromium import launch, needs_chromium, wait_until
+from tests.web.chromium import needs_chromium, wait_until
 from tests.web.client import TOKEN
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -37,14 +37,6 @@ EPOCH = {"kind": "epoch", "epoch": 1, "step": 40, "train_loss": 0.4, "train_accu
          "eval_accuracy": 0.85, "lr": 1e-3, "seconds": 1.0, "confusion": [[5, 1], [2, 4]],
          "mistakes": [{"label": 1, "predicted": 0, "confidence": 0.6, "pixels": [0] * 784}],
          "pca": [[0, 0], [1, 1], [2, 0], [0, 2]], "mosaic": {"units": 1, "scale": 1.0, "values": [1] * 784}}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from glassnet.nn.model import mlp
 from tests.conftest import REAL_DATA
 from tests.mnist_fixtures import synthetic_digits
 from tests.test_photos import phone_photo
-from tests.web.chromium import draw_vertical_stroke, launch, needs_chromium, wait_until
+from tests.web.chromium import draw_vertical_stroke, needs_chromium, wait_until
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
@@ -32,14 +32,6 @@ def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export") / "site"
     assert main(["export", "demo", "--format", "web", str(folder)]) == 0
     return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
