@@ -1,8 +1,9 @@
-"""``glassnet learn start | check | train``: the workbook of exercises."""
+"""``glassnet learn start | check | hint | train``: the workbook of exercises."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 
 from glassnet.cli.common import UsageError, load_data
@@ -24,17 +25,20 @@ def at_least(least: int, why: str = "") -> Callable[[str], int]:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from glassnet.learn import check, format_results, start
+    from glassnet.learn import hint, report, start
 
     if args.learn_command == "start":
-        written = start(args.folder)
+        written = start(args.folder, notebook=args.notebook)
         print(f"wrote {len(written)} files into {args.folder}/: {', '.join(p.name for p in written)}\n"
               f"fill in each stub, then run: glassnet learn check {args.folder}")
         return 0
     if args.learn_command == "check":
-        results = check(args.folder, args.names)
-        print(format_results(results))
-        return 0 if all(r.passed for r in results) else 1
+        checked = report(args.folder, args.names)
+        print(json.dumps(checked.records(), ensure_ascii=False, indent=1) if args.json else checked.format())
+        return 0 if checked.passed else 1
+    if args.learn_command == "hint":
+        print(hint(args.folder, args.exercise).format())
+        return 0
     return _train(args)
 
 

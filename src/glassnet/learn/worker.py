@@ -7,7 +7,7 @@ with, each carrying its process id:
     {"ready": true}                         imports done; the learner's code comes next
     {"begin": "linear"}                     an exercise starts: its file is imported
     {"check": "forward"}                    one of its checks starts
-    {"result": ["forward", false, "…"]}     that check's verdict: name, passed, message
+    {"result": ["forward", false, "…", "relu.abs"]}   that check's verdict: name, passed, message, cause (or null)
     {"end": "linear"}                       the exercise is done
     {"timeout": ["Linear.backward", 40]}    it ran past LIMIT seconds, there (function and line, or nulls)
     {"changed": "numpy.maximum"}            its code replaced a function the checks rely on
@@ -134,15 +134,15 @@ def check_exercise(exercise: Exercise, path: Path, channel: Channel) -> None:
     """Import the learner's file and run the exercise's checks on it, sending each check and result."""
 
     def report(result: Result) -> None:
-        channel.send(result=[result.check, result.passed, result.message])
+        channel.send(result=[result.check, result.passed, result.message, result.cause])
 
     try:
         module = load(path)
     except ExerciseFileError as e:
-        report(Result(exercise.name, "file", False, str(e)))
+        report(Result(exercise.name, "file", False, str(e), "file"))
         return
     except BaseException as e:                          # whatever the file's code raises or does, even sys.exit
-        report(Result(exercise.name, "import", False, import_failure(path, e)))
+        report(Result(exercise.name, "import", False, import_failure(path, e), "import"))
         return
     exercise.check(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
                                   report=report))

@@ -1,0 +1,147 @@
+"""Every cause the checker can name, with a line saying what it is: the mistakes, and what stopped a check.
+
+A failed check's ``Result.cause`` is one of these keys, or None when the checker cannot tell which
+mistake it sees (it then says so, and shows where the tensors differ most). ``learn check --json``
+gives the key to a teacher's script; the tests plant each mistake of ``MISTAKES`` and require that
+its rule fires on it and on none of the other mistakes planted in the same exercise.
+"""
+
+from __future__ import annotations
+
+MISTAKES = {
+    # any tensor
+    "returned-none": "returned None, or a dict without an entry asked for",
+    "shape": "a tensor of the wrong shape (not transposed, not a sum over the wrong axis)",
+    "transposed": "a tensor transposed",
+    "summed-every-axis": "a sum over every axis where one over the batch is meant",
+    "wrong-axis": "a sum over the features where one over the batch is meant",
+    "factor-n": "N times too large: a sum where a mean is meant",
+    "factor-1/n": "N times too small: divided by N once too often",
+    "sign": "the sign flipped",
+    "constant-factor": "off by a constant factor (printed)",
+    # the rules of every layer
+    "changed-input": "forward (or a function) changed its input in place",
+    "changed-grad-out": "backward changed its argument G in place",
+    "wrote-value": "backward wrote a parameter's value",
+    "accumulated": "gradients accumulated (+=) instead of assigned",
+    "param-not-array": "a Param used where its array (p.value) is meant",
+    "keepdims": "a reduction over axis 1 without keepdims, subtracted from an (N, C) array",
+    # 0. scalar graph
+    "scalar.forward": "f = 2v instead of v²",
+    "scalar.missing-2": "∂(v²)/∂v without its 2",
+    "scalar.value-not-derivative": "the value of a node given as its derivative",
+    "scalar.local-only": "a local derivative not multiplied by the gradient from above",
+    "scalar.local-missing": "the gradient from above not multiplied by the local derivative",
+    "scalar.other-factor": "∂(a·b)/∂a taken as a instead of b",
+    # 1. linear
+    "linear.bias-missing": "the bias left out of the forward pass",
+    "linear.cached-output": "∂L/∂W from the layer's output instead of its input",
+    # 2. ReLU
+    "relu.keeps-negatives": "negative inputs let through",
+    "relu.abs": "|x| instead of max(x, 0)",
+    "relu.min": "min(x, 0) instead of max(x, 0)",
+    "relu.at-zero": "gradient 1 at x = 0 (x ≥ 0 instead of x > 0)",
+    "relu.mask-of-g": "the mask taken from G instead of the forward's x",
+    "relu.inverted-mask": "the mask inverted",
+    "relu.mask-only": "the mask returned without G",
+    "relu.times-output": "G multiplied by the output instead of the mask",
+    "relu.no-mask": "G let through everywhere",
+    # 3. softmax cross-entropy
+    "softmax.per-sample-loss": "one loss per sample instead of their mean",
+    "softmax.loss-sum": "the loss summed over the batch",
+    "softmax.loss-mean-over-classes": "the loss averaged over the N·C entries",
+    "softmax.no-log-sum-exp": "the log-sum-exp term left out",
+    "softmax.wrong-axis": "the softmax normalized over the batch",
+    "softmax.column-max": "each column's max subtracted instead of each row's",
+    "softmax.log-p-eps": "log(p + eps)",
+    "softmax.no-one-hot": "P/N without the one-hot labels",
+    "softmax.subtract-after-divide": "P/N − Y",
+    "softmax.column-index": "grad[:, labels] instead of grad[rows, labels]",
+    "softmax.batch-max": "the whole batch's max subtracted instead of each row's",
+    "softmax.no-shift": "no max subtracted: exp overflows",
+    # 4. dropout
+    "dropout.not-rescaled": "kept units not scaled by 1/(1 − p)",
+    "dropout.times-keep": "kept units multiplied by 1 − p",
+    "dropout.divides-by-p": "kept units divided by p",
+    "dropout.one-mask-per-column": "one mask for every row",
+    "dropout.p-is-keep": "p taken as the probability of keeping",
+    "dropout.global-rng": "masks from NumPy's global generator, not the layer's",
+    "dropout.new-mask": "backward draws a new mask",
+    "dropout.backward-no-mask": "backward lets G through everywhere",
+    "dropout.backward-unscaled": "backward multiplies by keep without 1/(1 − p)",
+    "dropout.inference-drops": "units dropped in inference",
+    "dropout.inference-scaled": "inference multiplied by 1 − p",
+    "dropout.stale-mask": "backward after an inference forward uses an old mask",
+    # 5, 6. batch norm
+    "bn.unbiased-in-training": "the unbiased variance in training",
+    "bn.eps-outside-sqrt": "ε added outside the square root",
+    "bn.eps-missing": "ε left out",
+    "bn.std-for-var": "the standard deviation where the variance belongs",
+    "bn.all-entries": "statistics over every entry instead of each feature",
+    "bn.not-normalized": "y = γ x + β, x not normalized",
+    "bn.running-in-training": "the running averages used in training",
+    "bn.dgamma-no-xhat": "∂L/∂γ = Σ G, without x̂",
+    "bn.dgamma-x": "∂L/∂γ = Σ G x, with x instead of x̂",
+    "bn.gamma-missing": "γ left out of ∂L/∂x̂",
+    "bn.dinv-std-x-hat": "∂L/∂inv_std with x̂ instead of x − μ",
+    "bn.power-rule": "∂inv_std/∂σ² without the −½",
+    "bn.var-exponent": "∂inv_std/∂σ² with the exponent −½ instead of −3/2",
+    "bn.var-path-missing": "the path through σ² left out",
+    "bn.var-path-no-n": "the path through σ² without its 1/N",
+    "bn.mu-path-missing": "the path through μ left out",
+    "bn.mu-path-no-n": "the path through μ without its 1/N",
+    "bn.xhat-term-missing": "the x̂ Σ G x̂ term of the compact formula left out",
+    "bn.sum-term-missing": "the Σ G term of the compact formula left out",
+    "bn.stats-as-constants": "the inference formula after a training forward",
+    "bn.n-minus-1": "N − 1 where N belongs",
+    "bn.term-sign": "a term of the compact formula with the wrong sign",
+    "bn.running-not-updated": "the running averages never updated",
+    "bn.running-biased": "the running variance from the biased variance",
+    "bn.momentum-swapped": "momentum weighting the old running value",
+    "bn.inference-updates": "running averages updated in inference",
+    "bn.batch-stats-in-inference": "the batch's statistics used in inference",
+    "bn.training-backward-in-inference": "the training backward after an inference forward",
+    "bn.mode-now": "backward follows the layer's mode now, not its forward's",
+    # 7. Adam
+    "adam.t-never-incremented": "t never incremented",
+    "adam.t-wrong": "t moved by more than one a step",
+    "adam.t-late": "t incremented after the corrections",
+    "adam.state-not-stored": "m and v never stored",
+    "adam.v-of-g": "v averaging g instead of g²",
+    "adam.beta-swapped": "β and 1 − β swapped in a moment",
+    "adam.betas-mixed": "a moment averaged with the other β",
+    "adam.no-correction": "no bias correction",
+    "adam.no-m-correction": "no bias correction of m",
+    "adam.no-v-correction": "no bias correction of v",
+    "adam.correction-power": "(1 − β)ᵗ instead of 1 − βᵗ",
+    "adam.eps-inside-sqrt": "ε inside the square root",
+    "adam.no-sqrt": "no square root of v̂",
+    "adam.ascent": "a step up the gradient",
+    # 8. He initialization
+    "init.shape-transposed": "weights of shape (fan_out, fan_in)",
+    "init.lecun": "variance 1/fan_in",
+    "init.fan-out": "variance 2/fan_out",
+    "init.variance-as-std": "the variance used as the standard deviation",
+    "init.glorot": "variance 2/(fan_in + fan_out)",
+    "init.sqrt-of-2-only": "√2/fan_in instead of √(2/fan_in)",
+    "init.uniform": "a uniform distribution instead of a normal one",
+    "init.global-rng": "draws from another generator than the one given",
+    "init.dtype": "the dtype asked for not honoured",
+    "init.drawn-transposed": "(fan_out, fan_in) drawn, then transposed",
+    # 9. the network
+    "net.forward-changed": "the given forward changed",
+    "net.dprobs-every-entry": "∂L/∂P nonzero away from the labels",
+    "net.input-before-dropout": "a weight's gradient from the ReLU's output instead of the dropout's",
+}
+
+STOPPED = {
+    "not-implemented": "the stub is not written yet",
+    "error": "the learner's code raised an error (or called sys.exit)",
+    "file": "the exercise file cannot be read",
+    "import": "the exercise file cannot be imported",
+    "timeout": "the exercise ran past its time limit",
+    "ended": "the learner's code ended the process checking it",
+    "replaced-library": "the exercise file replaced a function of NumPy or glassnet",
+}
+
+CAUSES = MISTAKES | STOPPED
