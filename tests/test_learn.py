@@ -3,6 +3,7 @@ planted in a solution, is named as that mistake, and nothing the learner's code 
 loop forever, print, fork, replace numpy) stops the checker or makes it lie."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,19 +101,28 @@ def test_learn_cli(tmp_path, capsys):
 def test_learn_train_with_the_solutions_reaches_glassnets_accuracy(tmp_path):
     images, labels = synthetic_digits(700, 5)
     x = images.reshape(700, 784) / 255.0
-    rows = train_side_by_side(solved_workbook(tmp_path / "wb"), x[:500], labels[:500], x[500:], labels[500:],
-                              epochs=4, batch_size=50)
-    assert rows[-1].glassnet_accuracy > 0.8                            # the data can be learned …
-    assert abs(rows[-1].yours_accuracy - rows[-1].glassnet_accuracy) <= 0.03    # … and the solutions learn it
+    trained = train_side_by_side(solved_workbook(tmp_path / "wb"), x[:500], labels[:500], x[500:], labels[500:],
+                                 epochs=4, batch_size=50)
+    assert trained.rows[-1].glassnet_accuracy > 0.8                                  # the data can be learned …
+    assert abs(trained.rows[-1].yours_accuracy - trained.rows[-1].glassnet_accuracy) <= 0.03   # … and is
+    assert trained.verdict.kind == "noise"
 
 
-def test_learn_train_with_a_broken_layer_does_not_learn(tmp_path):
+def test_learn_train_with_a_broken_layer_does_not_learn_and_says_the_gap_is_real(tmp_path):
     images, labels = synthetic_digits(700, 5)
     x = images.reshape(700, 784) / 255.0
     folder = solved_workbook(tmp_path / "wb", ("softmax_cross_entropy", "grad[rows, labels] -= 1.0",
                                                "grad[rows, labels] += 1.0"))
-    rows = train_side_by_side(folder, x[:500], labels[:500], x[500:], labels[500:], epochs=4, batch_size=50)
-    assert rows[-1].yours_accuracy < rows[-1].glassnet_accuracy - 0.1
+    trained = train_side_by_side(folder, x[:500], labels[:500], x[500:], labels[500:], epochs=4, batch_size=50)
+    assert trained.rows[-1].yours_accuracy < trained.rows[-1].glassnet_accuracy - 0.1
+    assert trained.verdict.kind == "real" and "a real gap of" in trained.verdict.format()
+
+
+def test_learn_train_draws_the_initial_weights_with_the_learners_init(tmp_path):
+    folder = solved_workbook(tmp_path / "wb", ("init", "return (", "raise ValueError('my init')\n    return ("))
+    x, labels = _digits(40)
+    with pytest.raises(LearnerCodeError, match=r"your network raised ValueError: my init \(init\.py, line \d+\)"):
+        train_side_by_side(folder, x[:30], labels[:30], x[30:], labels[30:], epochs=1, batch_size=10)
 
 
 def test_learn_train_names_an_unwritten_workbook(tmp_path):
@@ -128,8 +138,19 @@ def test_learn_train_on_an_mnist_subset(tmp_path, mnist_dir, capsys):
     assert main(["learn", "train", str(tmp_path / "wb"), "--data-dir", str(mnist_dir), "--epochs", "2",
                  "--train-size", "5000", "--test-size", "1000"]) == 0
     out = capsys.readouterr().out
-    yours, theirs = (float(v) for v in __import__("re").findall(r"reach ([\d.]+)%, glassnet's ([\d.]+)%", out)[0])
-    assert theirs > 85 and abs(yours - theirs) < 2
+    assert out.startswith("the checks of the 7 exercises the network is built from: all pass\n")
+    yours, theirs = (float(v) for v in re.findall(r"your network reaches ([\d.]+)%, glassnet's ([\d.]+)%", out)[0])
+    assert theirs > 85 and abs(yours - theirs) < 2 and ": within the noise: " in out
+
+
+@pytest.mark.slow
+def test_learn_train_with_an_inverted_relu_mask_ends_with_a_real_gap(tmp_path, mnist_dir, capsys):
+    solved_workbook(tmp_path / "wb", ("relu", "return np.where(self.active, grad_out, 0)",
+                                      "return np.where(self.active, 0, grad_out)"))
+    assert main(["learn", "train", str(tmp_path / "wb"), "--data-dir", str(mnist_dir), "--epochs", "2",
+                 "--train-size", "5000", "--test-size", "1000"]) == 1
+    out = capsys.readouterr().out
+    assert "relu fail (glassnet learn check" in out and "a real gap of" in out and "(glassnet's ahead)" in out
 
 
 # ------------------------------------------------------------------- the learner's code cannot stop the checker
@@ -310,6 +331,16 @@ def test_learn_train_cli_says_a_learners_syntax_error_in_one_line(tmp_path, mnis
     err = capsys.readouterr().err
     assert err.startswith("glassnet learn: error: cannot import linear.py: SyntaxError: ") and err.count("\n") == 1
     assert f"(line {_line_of(folder / 'linear.py', 'def broken')}); fix it, then check it" in err
+
+
+def test_learn_train_cli_checks_first_and_ends_with_a_verdict(tmp_path, mnist_like, capsys):
+    folder = solved_workbook(tmp_path / "wb", ("adam", "(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat + self.eps)"))
+    assert main(["learn", "train", str(folder), "--data-dir", str(mnist_like), "--no-download", "--epochs", "1",
+                 "--train-size", "200", "--test-size", "100"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"the checks of the 7 exercises the network is built from: adam fail (glassnet learn check "
+                          f"{folder} shows why); training anyway")
+    assert re.search(r"\nyour network reaches [\d.]+%, glassnet's [\d.]+%: (within the noise|unclear|a real gap)", out)
 
 
 @pytest.mark.parametrize("flags, said", [
