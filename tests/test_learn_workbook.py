@@ -200,5 +200,5 @@ def test_the_sign_test_separates_a_real_gap_from_noise():
 
 def test_a_workbook_cannot_be_started_over_a_notebook(tmp_path):
     (tmp_path / "workbook.ipynb").write_text("{}")
-    with pytest.raises(GlassnetError, match="already holds workbook.ipynb"):
+    with pytest.raises(GlassnetError, match=r"already holds workbook\.ipynb"):
         start(tmp_path, notebook=True)

@@ -7,10 +7,10 @@ opens the next step of an exercise's hints, and ``train_side_by_side`` trains th
 built from the learner's code beside glassnet's. The CLI is ``glassnet learn``.
 """
 
-from glassnet.learn.checks import Result
 from glassnet.learn.exercises import EXERCISES, TIME_LIMIT, start
 from glassnet.learn.hints import hint
 from glassnet.learn.report import Report, format_results, report
+from glassnet.learn.result import Result
 from glassnet.learn.supervisor import check
 
 __all__ = ["EXERCISES", "TIME_LIMIT", "Report", "Result", "check", "format_results", "hint", "report", "start"]

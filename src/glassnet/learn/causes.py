@@ -25,6 +25,7 @@ MISTAKES = {
     "wrote-value": "backward wrote a parameter's value",
     "accumulated": "gradients accumulated (+=) instead of assigned",
     "param-not-array": "a Param used where its array (p.value) is meant",
+    "matmul-shapes": "a matrix product whose factors do not fit (a .T missing or extra, or the order swapped)",
     "keepdims": "a reduction over axis 1 without keepdims, subtracted from an (N, C) array",
     # 0. scalar graph
     "scalar.forward": "f = 2v instead of v²",

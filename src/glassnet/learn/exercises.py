@@ -7,19 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from importlib import import_module, resources
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from glassnet.errors import GlassnetError
-from glassnet.learn.checks import Checks
-from glassnet.learn.checks.adam import check_adam
-from glassnet.learn.checks.batchnorm import check_batchnorm, check_batchnorm_graph
-from glassnet.learn.checks.init import check_init
-from glassnet.learn.checks.layers import check_dropout, check_linear, check_relu
-from glassnet.learn.checks.network import check_network
-from glassnet.learn.checks.scalar import check_scalar_graph
-from glassnet.learn.checks.softmax import check_softmax_cross_entropy
 from glassnet.learn.hint_texts import STEPS
 
 
@@ -28,22 +21,29 @@ class Exercise:
     name: str                                         # the file is NAME.py
     title: str
     page: str                                         # the docs page that derives it
-    check: Callable[[ModuleType, Checks], None]
+    checks: str                                       # its checks: MODULE:FUNCTION in glassnet.learn.checks
+
+    def check_function(self) -> Callable[[ModuleType, Any], None]:
+        """The function that checks this exercise (imported here: the parent process never needs NumPy's checks)."""
+        module, function = self.checks.split(":")
+        found: Callable[[ModuleType, Any], None] = getattr(import_module(f"glassnet.learn.checks.{module}"), function)
+        return found
 
 
 EXERCISES = [
-    Exercise("scalar_graph", "backpropagation on three scalar nodes", "onramp.md", check_scalar_graph),
-    Exercise("linear", "the linear layer", "derivations/linear.md", check_linear),
-    Exercise("relu", "ReLU", "derivations/relu-dropout.md", check_relu),
+    Exercise("scalar_graph", "backpropagation on three scalar nodes", "onramp.md", "scalar:check_scalar_graph"),
+    Exercise("linear", "the linear layer", "derivations/linear.md", "layers:check_linear"),
+    Exercise("relu", "ReLU", "derivations/relu-dropout.md", "layers:check_relu"),
     Exercise("softmax_cross_entropy", "stable softmax cross-entropy", "derivations/softmax-cross-entropy.md",
-             check_softmax_cross_entropy),
-    Exercise("dropout", "inverted dropout", "derivations/relu-dropout.md", check_dropout),
+             "softmax:check_softmax_cross_entropy"),
+    Exercise("dropout", "inverted dropout", "derivations/relu-dropout.md", "layers:check_dropout"),
     Exercise("batchnorm_graph", "batch norm's backward, node by node", "derivations/batchnorm.md",
-             check_batchnorm_graph),
-    Exercise("batchnorm", "the batch norm layer, compact backward", "derivations/batchnorm.md", check_batchnorm),
-    Exercise("adam", "Adam with bias correction", "derivations/adam.md", check_adam),
-    Exercise("init", "He initialization", "derivations/initialization.md", check_init),
-    Exercise("network", "the whole network, node by node", "derivations/batchnorm.md", check_network),
+             "batchnorm:check_batchnorm_graph"),
+    Exercise("batchnorm", "the batch norm layer, compact backward", "derivations/batchnorm.md",
+             "batchnorm:check_batchnorm"),
+    Exercise("adam", "Adam with bias correction", "derivations/adam.md", "adam:check_adam"),
+    Exercise("init", "He initialization", "derivations/initialization.md", "init:check_init"),
+    Exercise("network", "the whole network, node by node", "derivations/batchnorm.md", "network:check_network"),
 ]
 BY_NAME = {exercise.name: exercise for exercise in EXERCISES}
 README = "README.md"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glassnet.learn.checks import Result
 from glassnet.learn.hint_texts import STEPS
 from glassnet.learn.hints import levels
+from glassnet.learn.result import Result
 from glassnet.learn.supervisor import check
 
 

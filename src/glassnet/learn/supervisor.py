@@ -23,13 +23,17 @@ from typing import IO, Any
 
 from glassnet.errors import GlassnetError
 from glassnet.learn.causes import CAUSES
-from glassnet.learn.checks import Result
 from glassnet.learn.exercises import BY_NAME, EXERCISES, TIME_LIMIT
+from glassnet.learn.result import Result
 
 GRACE = 5.0            # seconds past the limit the parent waits for the child to say where it was, then ends it
 HARD_STOP = 2 * GRACE  # seconds past the limit a child ends itself even if its parent is gone (see worker.Watchdog)
 START_LIMIT = 60.0     # seconds a child may take to import numpy and glassnet; only a broken installation needs more
 LINE_BYTES = 1 << 20   # the child's lines are a few kilobytes at most
+
+# The checks multiply matrices of a few rows: one BLAS thread does that fastest, and spares a shared machine
+# (the network exercise's checks took 0.4 s with OpenBLAS's default threads, 0.1 s with one, on a busy 2-core one).
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 Message = tuple[str, Any]
 
@@ -191,7 +195,8 @@ def _start(folder: Path, names: list[str], limit: float) -> subprocess.Popen[byt
     """The child, in a session of its own: a Ctrl-C reaches this process alone, and ``_stop`` ends its forks too."""
     command = [sys.executable, "-P", "-m", "glassnet.learn.worker", repr(limit), str(folder), *names]
     try:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True,
+                                env=os.environ | ONE_THREAD)
     except OSError as e:
         raise GlassnetError(f"cannot start a Python process to check the exercises ({sys.executable}: "
                             f"{e.strerror or e})") from e

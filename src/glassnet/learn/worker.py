@@ -144,7 +144,7 @@ def check_exercise(exercise: Exercise, path: Path, channel: Channel) -> None:
     except BaseException as e:                          # whatever the file's code raises or does, even sys.exit
         report(Result(exercise.name, "import", False, import_failure(path, e), "import"))
         return
-    exercise.check(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
+    exercise.check_function()(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
                                   report=report))
 
 

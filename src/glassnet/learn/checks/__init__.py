@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,13 @@ import numpy as np
 
 from glassnet.learn.diagnose import Mistake, as_array, close, compare
 from glassnet.learn.learner_code import describe, text
+from glassnet.learn.result import Result
+from glassnet.learn.shapes import explain_matmul
 from glassnet.nn.gradcheck import check_layer
 
+__all__ = ["BATCHES", "Checks", "Failed", "Result", "expect", "require"]
+
 BATCHES = (2, 3, 7)
-
-
-@dataclass(frozen=True)
-class Result:
-    """One check of one exercise: passed or not, what to do about it, and the mistake named (see ``CAUSES``)."""
-
-    exercise: str
-    check: str
-    passed: bool
-    message: str = ""
-    cause: str | None = None          # None: passed, or failed in a way the checker cannot name
 
 
 class Failed(Exception):
@@ -80,6 +72,9 @@ def _raised(error: BaseException, path: Path) -> tuple[str, str]:
     if isinstance(error, (TypeError, AttributeError)) and re.search(r"'(Loose)?Param'", str(error)):
         return (f"{message}. A Param is not an array: its numbers are p.value (and its gradient p.grad)",
                 "param-not-array")
+    product = explain_matmul(error, path) if isinstance(error, ValueError) else None
+    if product is not None:
+        return f"{message}. There, {product}", "matmul-shapes"
     shapes = _BROADCAST.search(str(error)) if isinstance(error, ValueError) else None
     if shapes and shapes["rows"] == shapes["kept"]:
         return (f"{message}. A reduction over axis 1 has shape (N,), and combining it with an (N, D) array pairs "

@@ -11,7 +11,7 @@ from glassnet.learn.checks import Checks, Failed, expect, require
 from glassnet.learn.diagnose import Mistake
 from glassnet.nn.init import he_normal
 
-FAN_IN, FAN_OUT = 1000, 400
+FAN_IN, FAN_OUT = 500, 200             # 100,000 draws: a standard deviation to within 0.3%
 
 
 def check_init(module: ModuleType, checks: Checks) -> None:

@@ -191,5 +191,5 @@ def _state(generator: Any) -> Any:
 
 def _global_state() -> tuple[bytes, int]:
     """NumPy's global generator (np.random.random and kin), as something ``==`` compares."""
-    state = np.random.get_state(legacy=True)
-    return bytes(np.asarray(state[1]).tobytes()), int(state[2])
+    _, key, position, *_ = np.random.get_state(legacy=True)
+    return bytes(np.asarray(key).tobytes()), int(position)

@@ -41,7 +41,7 @@ def run_reference(n: int, seed: int) -> tuple[dict[str, Any], dict[str, Any], li
     x, labels = rng.random((n, SIZES[0])), rng.integers(0, SIZES[-1], n)
 
     values: dict[str, Any] = {"x": x}
-    out = x
+    out: Any = x
     for name, layer in zip(("h1", "bn1", "relu1", "drop1", "h2", "bn2", "relu2", "drop2", "logits"), model.layers):
         out = values[name] = layer.forward(out)
     for k in (1, 2):                                              # batch norm's inner nodes, as the stub names them
