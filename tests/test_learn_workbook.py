@@ -202,3 +202,19 @@ def test_a_workbook_cannot_be_started_over_a_notebook(tmp_path):
     (tmp_path / "workbook.ipynb").write_text("{}")
     with pytest.raises(GlassnetError, match=r"already holds workbook\.ipynb"):
         start(tmp_path, notebook=True)
+
+
+def test_the_example_of_failed_checks_on_the_docs_page_is_what_the_checker_prints(tmp_path):
+    from tests.learn_helpers import SOLUTIONS_PAGE, solved_workbook
+
+    folder = solved_workbook(
+        tmp_path / "wb",
+        ("linear", "self.bias.grad = grad_out.sum(axis=0)", "self.bias.grad = grad_out.mean(axis=0)"),
+        ("batchnorm", "inv_std = 1.0 / np.sqrt(var + self.eps)", "inv_std = 1.0 / (np.sqrt(var) + self.eps)"),
+        ("relu", "return np.where(self.active, grad_out, 0)", "return np.where(self.active, grad_out, 0) * 1.5 + 0.1"),
+        ("network", 'np.where(v[f"bn{k}"] > 0, d[f"relu{k}"], 0.0)', 'np.where(v[f"bn{k}"] > 0, 0.0, d[f"relu{k}"])'))
+    hint(folder, "network")
+    hint(folder, "network")
+    page = SOLUTIONS_PAGE.read_text()
+    shown = page[page.index("```text\nexercise ") + len("```text\n"):]
+    assert shown[:shown.index("\n```")] == str(report(folder, ["linear", "relu", "batchnorm", "network"]))

@@ -25,6 +25,7 @@ MISTAKES = {
     "wrote-value": "backward wrote a parameter's value",
     "accumulated": "gradients accumulated (+=) instead of assigned",
     "param-not-array": "a Param used where its array (p.value) is meant",
+    "none-value": "None where an array belongs: a cache forward did not set, or a parameter that is absent",
     "matmul-shapes": "a matrix product whose factors do not fit (a .T missing or extra, or the order swapped)",
     "keepdims": "a reduction over axis 1 without keepdims, subtracted from an (N, C) array",
     # 0. scalar graph
@@ -37,6 +38,7 @@ MISTAKES = {
     # 1. linear
     "linear.bias-missing": "the bias left out of the forward pass",
     "linear.cached-output": "∂L/∂W from the layer's output instead of its input",
+    "linear.grad-for-weight": "∂L/∂X from W's gradient instead of W",
     # 2. ReLU
     "relu.keeps-negatives": "negative inputs let through",
     "relu.abs": "|x| instead of max(x, 0)",
@@ -60,6 +62,7 @@ MISTAKES = {
     "softmax.column-index": "grad[:, labels] instead of grad[rows, labels]",
     "softmax.batch-max": "the whole batch's max subtracted instead of each row's",
     "softmax.no-shift": "no max subtracted: exp overflows",
+    "softmax.log-of-softmax": "the loss as log(softmax), which underflows to log 0",
     # 4. dropout
     "dropout.not-rescaled": "kept units not scaled by 1/(1 − p)",
     "dropout.times-keep": "kept units multiplied by 1 − p",
@@ -96,6 +99,8 @@ MISTAKES = {
     "bn.stats-as-constants": "the inference formula after a training forward",
     "bn.n-minus-1": "N − 1 where N belongs",
     "bn.term-sign": "a term of the compact formula with the wrong sign",
+    "bn.n-times-g-missing": "N G written as G in the compact formula",
+    "bn.beta-scaled": "y = γ (x̂ + β) instead of γ x̂ + β",
     "bn.running-not-updated": "the running averages never updated",
     "bn.running-biased": "the running variance from the biased variance",
     "bn.momentum-swapped": "momentum weighting the old running value",
@@ -118,6 +123,9 @@ MISTAKES = {
     "adam.eps-inside-sqrt": "ε inside the square root",
     "adam.no-sqrt": "no square root of v̂",
     "adam.ascent": "a step up the gradient",
+    "adam.no-eps": "ε left out of the step",
+    "adam.uses-g": "the step made of g instead of m̂",
+    "adam.no-lr": "the learning rate left out of the step",
     # 8. He initialization
     "init.shape-transposed": "weights of shape (fan_out, fan_in)",
     "init.lecun": "variance 1/fan_in",

@@ -30,11 +30,11 @@ def factor(value: float) -> str:
     return f"{value:.{digits}g}"
 
 
-def tensor(array: Any) -> str:
-    """A small array on a few lines, six significant digits an entry."""
+def tensor(array: Any, indent: int = 0) -> str:
+    """A small array on a few lines, six significant digits an entry; lines after the first indented by ``indent``."""
     text = np.array2string(np.asarray(array, dtype=np.float64), precision=6, max_line_width=100,
                            threshold=SHOWN_ENTRIES, edgeitems=3, floatmode="maxprec")
-    return text.replace("\n", "\n      ")
+    return text.replace("\n", "\n" + " " * indent)
 
 
 def index(position: tuple[int, ...]) -> str:
@@ -51,8 +51,8 @@ def where_differs(got: np.ndarray, want: np.ndarray) -> str:
     lines = [f"{int(wrong.sum())} of {want.size} entries differ; the most at {index(worst)}: got {a}, expected {b} "
              f"({float(difference[worst]) / scale:.1e} of the largest expected entry)"]
     if want.size <= SHOWN_ENTRIES or want.ndim < 2:
-        lines += [f"got      {tensor(got)}", f"expected {tensor(want)}"]
+        lines += [f"got      {tensor(got, 15)}", f"expected {tensor(want, 15)}"]
     else:
-        row = worst[0]
-        lines += [f"row {row} got      {tensor(got[row])}", f"row {row} expected {tensor(want[row])}"]
+        row, width = worst[0], len(f"row {worst[0]} expected ") + 6
+        lines += [f"row {row} got      {tensor(got[row], width)}", f"row {row} expected {tensor(want[row], width)}"]
     return "\n      ".join(lines)

@@ -72,6 +72,10 @@ def _raised(error: BaseException, path: Path) -> tuple[str, str]:
     if isinstance(error, (TypeError, AttributeError)) and re.search(r"'(Loose)?Param'", str(error)):
         return (f"{message}. A Param is not an array: its numbers are p.value (and its gradient p.grad)",
                 "param-not-array")
+    if isinstance(error, (TypeError, AttributeError)) and "'NoneType'" in str(error):
+        return (f"{message}. Something there is None where an array belongs: a cache that forward did not set (in "
+                "this mode: after an inference forward too), or a bias of a layer built with bias=False",
+                "none-value")
     product = explain_matmul(error, path) if isinstance(error, ValueError) else None
     if product is not None:
         return f"{message}. There, {product}", "matmul-shapes"

@@ -47,13 +47,15 @@ def _variant(step: int, **mistake: bool) -> np.ndarray:
             else:
                 m_hat = m if mistake.get("no_m_correction") else m / (1 - BETA1**k)
                 v_hat = v if mistake.get("no_v_correction") else v / (1 - BETA2**k)
+            top = g if mistake.get("uses_g") else m_hat
             if mistake.get("eps_inside"):
-                step_size = m_hat / np.sqrt(v_hat + EPS)
+                step_size = top / np.sqrt(v_hat + EPS)
             elif mistake.get("no_sqrt"):
-                step_size = m_hat / (v_hat + EPS)
+                step_size = top / (v_hat + EPS)
             else:
-                step_size = m_hat / (np.sqrt(v_hat) + EPS)
-            theta = theta + LR * step_size if mistake.get("ascent") else theta - LR * step_size
+                step_size = top / (np.sqrt(v_hat) + (0.0 if mistake.get("no_eps") else EPS))
+            lr = 1.0 if mistake.get("no_lr") else LR
+            theta = theta + lr * step_size if mistake.get("ascent") else theta - lr * step_size
     return theta
 
 
@@ -67,6 +69,10 @@ def _value_mistakes(step: int) -> list[Mistake]:
          ("power_of_one_minus",)),
         ("adam.eps-inside-sqrt", "ε is inside the square root: m̂ / (√v̂ + ε), not m̂ / √(v̂ + ε)", ("eps_inside",)),
         ("adam.no-sqrt", "the square root is missing: the step divides by √v̂ + ε", ("no_sqrt",)),
+        ("adam.no-eps", "ε is missing from the step: m̂ / (√v̂ + ε), which keeps a tiny v̂ from blowing the step up",
+         ("no_eps",)),
+        ("adam.uses-g", "the step uses the gradient g where the corrected average m̂ belongs", ("uses_g",)),
+        ("adam.no-lr", "the learning rate is missing from the step: θ ← θ − lr · m̂ / (√v̂ + ε)", ("no_lr",)),
         ("adam.ascent", "it moves up the gradient: subtract the step, θ ← θ − lr · m̂ / (√v̂ + ε)", ("ascent",)),
         ("adam.t-late", "the corrections used t = 0 on the first step (1 − β⁰ = 0): increment t before them",
          ("late_t",)),

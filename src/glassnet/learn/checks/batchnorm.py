@@ -100,6 +100,8 @@ def compact_mistakes(x: np.ndarray, gamma: np.ndarray, g: np.ndarray, eps: float
                 gamma * s / n * (n * g + dbeta - x_hat * dgamma)),
         Mistake("bn.term-sign", "a term has the wrong sign: γ s / N · (N G − Σ G − x̂ Σ G x̂)",
                 gamma * s / n * (n * g - dbeta + x_hat * dgamma)),
+        Mistake("bn.n-times-g-missing", "G lacks its factor N: γ s / N · (N G − Σ G − x̂ Σ G x̂)",
+                gamma * s / n * (g - dbeta - x_hat * dgamma)),
         Mistake("bn.eps-outside-sqrt", "ε is added outside the square root: 1/√(σ² + ε), not 1/(√σ² + ε)",
                 gamma * outside / n * (n * g - dbeta - x_hat_outside * (g * x_hat_outside).sum(axis=0)))]
 
@@ -121,6 +123,8 @@ def _forward_mistakes(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, runnin
                                   "over the batch (axis=0)", (x - x.mean()) / np.sqrt(x.var() + EPS) * gamma + beta),
         Mistake("bn.not-normalized", "x is not normalized: y = γ x̂ + β with x̂ = (x − μ)/√(σ² + ε)",
                 gamma * x + beta),
+        Mistake("bn.beta-scaled", "β is scaled by γ too: y = γ x̂ + β, not γ (x̂ + β)",
+                gamma * ((x - mean) / np.sqrt(var + EPS) + beta)),
         Mistake("bn.running-in-training", "it uses the running averages in training: use the batch's μ and σ²",
                 running)]
 
@@ -206,6 +210,7 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
             layer.running_var[...] = np.linspace(0.5, 2, 6)
             layer.training = False
         batch = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + EPS) * gamma + beta
+        mean, var = np.linspace(-1, 1, 6), np.linspace(0.5, 2, 6)
         y = mine.forward(x)
         require(np.array_equal(mine.running_mean, np.linspace(-1, 1, 6))
                 and np.array_equal(mine.running_var, np.linspace(0.5, 2, 6)),
@@ -213,7 +218,11 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
                 "bn.inference-updates")
         expect(y, theirs.forward(x), "y in inference (training = False): the running averages", mistakes=[
             Mistake("bn.batch-stats-in-inference", "it uses the batch's statistics in inference; use running_mean "
-                                                   "and running_var", batch)])
+                                                   "and running_var", batch),
+            Mistake("bn.eps-missing", "ε is missing: divide by √(σ²_run + ε)",
+                    (x - mean) / np.sqrt(var) * gamma + beta),
+            Mistake("bn.eps-outside-sqrt", "ε is added outside the square root: √(σ²_run + ε), not √σ²_run + ε",
+                    (x - mean) / (np.sqrt(var) + EPS) * gamma + beta)])
         x_hat = (x - np.linspace(-1, 1, 6)) / np.sqrt(np.linspace(0.5, 2, 6) + EPS)
         s = 1 / np.sqrt(np.linspace(0.5, 2, 6) + EPS)
         training_formula = gamma * s / 5 * (5 * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0))

@@ -48,7 +48,9 @@ def check_linear(module: ModuleType, checks: _Checks) -> None:
             expect(mine.weight.grad, theirs.weight.grad, f"∂L/∂W at batch {n}", n=n, mistakes=[cached_output])
             if bias:
                 expect(mine.bias.grad, theirs.params()[1].grad, f"∂L/∂b at batch {n}", n=n)
-            expect(dx, want_dx, f"∂L/∂X at batch {n}{'' if bias else ' (no bias)'}", n=n)
+            expect(dx, want_dx, f"∂L/∂X at batch {n}{'' if bias else ' (no bias)'}", n=n, mistakes=[
+                Mistake("linear.grad-for-weight", "it multiplies G by W's gradient; ∂z/∂x is W itself",
+                        g @ theirs.weight.grad.T)])
             assigned(mine.backward, g, mine.params())
 
     def finite_differences() -> None:
@@ -57,6 +59,9 @@ def check_linear(module: ModuleType, checks: _Checks) -> None:
 
     checks.run_in_order(("forward", forward_pass), ("backward against glassnet", backward_pass),
                         ("backward against finite differences", finite_differences))
+
+
+_INVERTED = "the mask is inverted: it lets G through where x ≤ 0; G must pass where x > 0 and stop elsewhere"
 
 
 def check_relu(module: ModuleType, checks: _Checks) -> None:
@@ -79,10 +84,8 @@ def check_relu(module: ModuleType, checks: _Checks) -> None:
                     np.where(x >= 0, g, 0.0)),
             Mistake("relu.mask-of-g", "it applies ReLU to G (G where G > 0); the mask comes from the forward's x: "
                                       "G where x > 0", np.maximum(g, 0.0)),
-            Mistake("relu.inverted-mask", "the mask is inverted: G passes where x > 0, and stops where x ≤ 0",
-                    np.where(x < 0, g, 0.0)),
-            Mistake("relu.inverted-mask", "the mask is inverted: G passes where x > 0, and stops where x ≤ 0",
-                    np.where(x <= 0, g, 0.0)),
+            Mistake("relu.inverted-mask", _INVERTED, np.where(x < 0, g, 0.0)),
+            Mistake("relu.inverted-mask", _INVERTED, np.where(x <= 0, g, 0.0)),
             Mistake("relu.mask-only", "it is the mask [x > 0] alone: the chain rule multiplies it by G",
                     (x > 0).astype(np.float64)),
             Mistake("relu.times-output", "it is G times the output max(x, 0); the local derivative is the mask "

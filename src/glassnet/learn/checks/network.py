@@ -90,7 +90,8 @@ def _nodes(values: dict[str, Any], params: dict[str, Any], masks: dict[str, Any]
                       Mistake("dropout.backward-unscaled", f"it multiplies by keep (0 or 1); ∂drop/∂relu is the whole "
                               f"mask{k}, keep / (1 − p)", upstream * (masks[f"mask{k}"] != 0))]),
                   Node(f"bn{k}", grads[f"bn{k}"], (f"relu{k}",), [
-                      Mistake("relu.inverted-mask", f"the mask is inverted: the gradient passes where bn{k} > 0",
+                      Mistake("relu.inverted-mask", f"the mask is inverted: it lets the gradient through where "
+                              f"bn{k} ≤ 0; it must pass where bn{k} > 0 and stop elsewhere",
                               np.where(values[f"bn{k}"] <= 0, relu_grad, 0.0)),
                       Mistake("relu.times-output", f"it is multiplied by the output relu{k}; the local derivative is "
                               f"the mask [bn{k} > 0]", relu_grad * values[f"relu{k}"]),

@@ -102,6 +102,12 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
                                                                                    ("batch", logits.max()))
                         for form in (_ratio, _log_form)]
         got = as_array(grad)
+        want = softmax_cross_entropy(logits, labels)[1]
+        if matches(got, want) and not math.isfinite(float(np.sum(loss))):
+            raise Failed("for logits of ±10⁴ the gradient is right but the loss is not finite: it takes the log of "
+                         "a probability that underflowed to 0. Compute log p directly: z − max z − log Σ "
+                         "exp(z − max z)",
+                         "softmax.log-of-softmax")
         if got is not None and not (np.isfinite(got).all() and math.isfinite(float(np.sum(loss)))):
             if any(shift == "batch" and matches(got, wrong) for shift, wrong in variants):
                 raise Failed("for logits whose rows have far-apart maxima the last row gives NaN or inf: it "
@@ -114,7 +120,7 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
             rows = sorted({int(r) for r in np.argwhere(~np.isfinite(got))[:, 0]})
             raise Failed(f"logits of ±10⁴ give NaN or inf (rows {rows} of ∂L/∂logits): exp overflows or "
                          "underflows somewhere; the checker cannot tell where. Subtract each row's max before exp")
-        expect(grad, softmax_cross_entropy(logits, labels)[1], "∂L/∂logits for logits of ±10⁴", n=3)
+        expect(grad, want, "∂L/∂logits for logits of ±10⁴", n=3)
 
     def untouched() -> None:
         logits, labels = rng.standard_normal((4, 10)), rng.integers(0, 10, 4)
