@@ -129,8 +129,9 @@ def test_learn_check_json_gives_one_record_per_check_with_its_cause_and_the_hint
     assert set(records[0]) == {"exercise", "check", "passed", "message", "cause", "hints", "hint_steps"}
 
 
-def test_the_notebook_holds_each_stub_in_a_cell_that_writes_it_then_a_check(tmp_path):
-    start(tmp_path / "wb", notebook=True)
+def test_the_notebook_holds_each_stub_in_a_cell_that_writes_it_then_a_check(tmp_path, capsys):
+    assert main(["learn", "start", str(tmp_path / "wb"), "--notebook"]) == 0
+    assert "workbook.ipynb" in capsys.readouterr().out
     notebook = json.loads((tmp_path / "wb" / "workbook.ipynb").read_text())
     assert notebook["nbformat"] == 4 and len({c["id"] for c in notebook["cells"]}) == len(notebook["cells"])
     code = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 MISTAKES = {
     # any tensor
     "returned-none": "returned None, or a dict without an entry asked for",
+    "returned-tuple": "returned several arrays where one is asked for",
     "shape": "a tensor of the wrong shape (not transposed, not a sum over the wrong axis)",
     "transposed": "a tensor transposed",
     "summed-every-axis": "a sum over every axis where one over the batch is meant",
@@ -24,6 +25,7 @@ MISTAKES = {
     "changed-grad-out": "backward changed its argument G in place",
     "wrote-value": "backward wrote a parameter's value",
     "accumulated": "gradients accumulated (+=) instead of assigned",
+    "grad-not-assigned": "a parameter's gradient never assigned",
     "param-not-array": "a Param used where its array (p.value) is meant",
     "none-value": "None where an array belongs: a cache forward did not set, or a parameter that is absent",
     "matmul-shapes": "a matrix product whose factors do not fit (a .T missing or extra, or the order swapped)",
@@ -51,6 +53,7 @@ MISTAKES = {
     "relu.no-mask": "G let through everywhere",
     # 3. softmax cross-entropy
     "softmax.per-sample-loss": "one loss per sample instead of their mean",
+    "softmax.swapped": "(grad, loss) returned instead of (loss, grad)",
     "softmax.loss-sum": "the loss summed over the batch",
     "softmax.loss-mean-over-classes": "the loss averaged over the N·C entries",
     "softmax.no-log-sum-exp": "the log-sum-exp term left out",

@@ -76,6 +76,9 @@ def compare(got: Any, want: Any, what: str, *, n: int | None = None,
     """
     if got is None:
         return Problem(f"{what}: got None; return (or assign) the array", "returned-none")
+    if isinstance(got, (tuple, list)) and len(got) > 1:
+        return Problem(f"{what}: got a {type(got).__name__} of {len(got)} items; return the array alone (a layer's "
+                       "backward returns ∂L/∂x and assigns its parameters' gradients)", "returned-tuple")
     array = as_array(got)
     want = np.asarray(want, dtype=np.float64)
     if array is None:

@@ -96,6 +96,14 @@ def expect(got: Any, want: Any, what: str, *, n: int | None = None, mistakes: li
         raise Failed(problem.message, problem.cause)
 
 
+def expect_grad(param: Any, want: Any, what: str, *, n: int, mistakes: list[Mistake] | None = None) -> None:
+    """``expect`` for a parameter's gradient, first failing if backward never assigned it."""
+    if isinstance(param, LooseParam) and param.grad is param.unset and not np.any(param.grad) and np.any(want):
+        raise Failed(f"{what}: {param.name}.grad was never assigned (it is still the zeros it started as); backward "
+                     f"must set it: {param.name}.grad = ...", "grad-not-assigned")
+    expect(param.grad, want, what, n=n, mistakes=mistakes)
+
+
 def require(condition: bool, message: str, cause: str | None = None) -> None:
     if not condition:
         raise Failed(message, cause)
@@ -173,7 +181,8 @@ class LooseParam:
 
     def __init__(self, value: np.ndarray, name: str) -> None:
         self.value, self.name = value, name
-        self.grad: Any = np.zeros_like(value)
+        self.unset = np.zeros_like(value)               # the gradient until backward assigns one
+        self.grad: Any = self.unset
 
     def __repr__(self) -> str:
         return f"Param({self.name!r}, shape={self.value.shape})"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.learn.checks import Checks, assigned, backward, expect, forward, gradcheck, loosen, require
+from glassnet.learn.checks import Checks, assigned, backward, expect, expect_grad, forward, gradcheck, loosen, require
 from glassnet.learn.checks.graph import Node, compare_nodes
 from glassnet.learn.diagnose import Mistake
 from glassnet.nn import layers as reference
@@ -172,8 +172,8 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
                    mistakes=_forward_mistakes(x, gamma, beta, running))
             dx = backward(mine.backward, g, mine)
             want_dx = theirs.backward(g)
-            expect(mine.beta.grad, theirs.beta.grad, f"∂L/∂β at batch {n}", n=n)
-            expect(mine.gamma.grad, theirs.gamma.grad, f"∂L/∂γ at batch {n}", n=n, mistakes=[
+            expect_grad(mine.beta, theirs.beta.grad, f"∂L/∂β at batch {n}", n=n)
+            expect_grad(mine.gamma, theirs.gamma.grad, f"∂L/∂γ at batch {n}", n=n, mistakes=[
                 Mistake("bn.dgamma-no-xhat", "∂L/∂γ is Σₙ G x̂: the factor x̂ is missing", g.sum(axis=0)),
                 Mistake("bn.dgamma-x", "it multiplies G by the input x; γ multiplies x̂, so ∂L/∂γ = Σₙ G x̂",
                         (g * x).sum(axis=0))])

@@ -8,7 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.learn.checks import BATCHES, Failed, assigned, backward, expect, forward, gradcheck, loosen, require
+from glassnet.learn.checks import (
+    BATCHES,
+    Failed,
+    assigned,
+    backward,
+    expect,
+    expect_grad,
+    forward,
+    gradcheck,
+    loosen,
+    require,
+)
 from glassnet.learn.checks import Checks as _Checks
 from glassnet.learn.diagnose import Mistake, as_array
 from glassnet.nn import layers as reference
@@ -45,9 +56,9 @@ def check_linear(module: ModuleType, checks: _Checks) -> None:
             want_dx = theirs.backward(g)
             cached_output = Mistake("linear.cached-output", "it is computed from the layer's output Z; ∂L/∂W needs "
                                     "its input X, which forward must keep", z.T @ g)
-            expect(mine.weight.grad, theirs.weight.grad, f"∂L/∂W at batch {n}", n=n, mistakes=[cached_output])
+            expect_grad(mine.weight, theirs.weight.grad, f"∂L/∂W at batch {n}", n=n, mistakes=[cached_output])
             if bias:
-                expect(mine.bias.grad, theirs.params()[1].grad, f"∂L/∂b at batch {n}", n=n)
+                expect_grad(mine.bias, theirs.params()[1].grad, f"∂L/∂b at batch {n}", n=n)
             expect(dx, want_dx, f"∂L/∂X at batch {n}{'' if bias else ' (no bias)'}", n=n, mistakes=[
                 Mistake("linear.grad-for-weight", "it multiplies G by W's gradient; ∂z/∂x is W itself",
                         g @ theirs.weight.grad.T)])

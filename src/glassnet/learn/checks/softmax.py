@@ -68,7 +68,9 @@ def _grad_mistakes(logits: np.ndarray, labels: np.ndarray) -> list[Mistake]:
                                                 - one_hot) / n)]
 
 
-def _loss(value: Any, n: int) -> float:
+def _loss(value: Any, n: int, grad: Any = None) -> float:
+    require(not (np.ndim(value) == 2 and np.ndim(grad) == 0), "the loss has the logits' shape and the gradient is one "
+            "number: the two are swapped; return (loss, grad)", "softmax.swapped")
     require(np.ndim(value) != 1 or np.shape(value) != (n,), f"the loss has shape ({n},), one number per sample; "
             "it must be one number, their mean", "softmax.per-sample-loss")
     require(np.ndim(value) == 0, f"the loss must be one number (the batch mean), got shape {np.shape(value)}",
@@ -84,7 +86,7 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
             logits, labels = rng.standard_normal((n, 10)) * 3, rng.integers(0, 10, n)
             loss, grad = module.softmax_cross_entropy(logits.copy(), labels)
             want_loss, want_grad = softmax_cross_entropy(logits, labels)
-            got = _loss(loss, n)
+            got = _loss(loss, n, grad)
             if not math.isclose(got, want_loss, rel_tol=1e-9):
                 where = f"the loss at batch {n}: {describe_number(got, want_loss)}"
                 for wrong, cause, words in _loss_mistakes(logits, labels):
