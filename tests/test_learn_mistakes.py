@@ -28,6 +28,8 @@ PLANTED = [
     ("scalar_graph", (', "u": df_du, "v": df_dv}', ', "u": df_du}'), "returned-none"),
     # 1. linear
     ("linear", ("return z if self.bias is None else z + self.bias.value", "return z"), "linear.bias-missing"),
+    ("linear", ("return z if self.bias is None else z + self.bias.value",
+                "return z if self.bias is None else z - self.bias.value"), "linear.bias-sign"),
     ("linear", ("self.weight.grad = self.x.T @ grad_out", "self.weight.grad = grad_out.T @ self.x"), "transposed"),
     ("linear", ("self.weight.grad = self.x.T @ grad_out", "self.weight.grad += self.x.T @ grad_out"), "accumulated"),
     ("linear", ("self.weight.grad = self.x.T @ grad_out", "self.weight.grad = self.x.T @ grad_out / len(grad_out)"),
@@ -110,6 +112,7 @@ PLANTED = [
     ("dropout", ("self.mask = keep / (1.0 - self.p)", "self.mask = keep * 1.0"), "dropout.not-rescaled"),
     ("dropout", ("self.mask = keep / (1.0 - self.p)", "self.mask = keep * (1.0 - self.p)"), "dropout.times-keep"),
     ("dropout", ("self.mask = keep / (1.0 - self.p)", "self.mask = keep / self.p"), "dropout.divides-by-p"),
+    ("dropout", ("self.mask = keep / (1.0 - self.p)", "self.mask = keep / (1.0 + self.p)"), "constant-factor"),
     ("dropout", ("keep = self.rng.random(x.shape) >= self.p", "keep = self.rng.random(x.shape) < self.p"),
      "dropout.p-is-keep"),
     ("dropout", ("keep = self.rng.random(x.shape) >= self.p", "keep = np.random.random(x.shape) >= self.p"),
@@ -161,6 +164,8 @@ PLANTED = [
      "bn.not-normalized"),
     ("batchnorm", ("if self.training:", "if False:"), "bn.running-in-training"),
     ("batchnorm", ("m * var * n / (n - 1)", "m * var"), "bn.running-biased"),
+    ("batchnorm", ("(1 - m) * self.running_mean + m * mean", "mean"), "bn.running-is-batch"),
+    ("batchnorm", ("x.mean(axis=0), x.var(axis=0)", "x.mean(axis=1), x.var(axis=1)"), "broadcast-shapes"),
     ("batchnorm", ("(1 - m) * self.running_mean + m * mean", "m * self.running_mean + (1 - m) * mean"),
      "bn.momentum-swapped"),
     ("batchnorm", ("            self.running_mean[...] = (1 - m) * self.running_mean + m * mean\n", ""),
@@ -234,6 +239,7 @@ PLANTED = [
     ("init", ("rng.standard_normal((fan_in, fan_out))", "rng.uniform(-np.sqrt(3), np.sqrt(3), (fan_in, fan_out))"),
      "init.uniform"),
     ("init", (".astype(dtype)", ""), "init.dtype"),
+    ("init", ("np.sqrt(2.0 / fan_in)", "np.sqrt(4.0 / fan_in)"), "constant-factor"),
     # 9. network
     ("network", ('d["probs"][rows, labels] = -1.0 / (n * v["probs"][rows, labels])',
                  'd["probs"] = -1.0 / (n * v["probs"])'), "net.dprobs-every-entry"),

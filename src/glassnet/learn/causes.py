@@ -29,6 +29,7 @@ MISTAKES = {
     "param-not-array": "a Param used where its array (p.value) is meant",
     "none-value": "None where an array belongs: a cache forward did not set, or a parameter that is absent",
     "matmul-shapes": "a matrix product whose factors do not fit (a .T missing or extra, or the order swapped)",
+    "broadcast-shapes": "arrays of shapes that do not broadcast (shown with their names)",
     "keepdims": "a reduction over axis 1 without keepdims, subtracted from an (N, C) array",
     # 0. scalar graph
     "scalar.forward": "f = 2v instead of v²",
@@ -39,6 +40,7 @@ MISTAKES = {
     "scalar.other-factor": "∂(a·b)/∂a taken as a instead of b",
     # 1. linear
     "linear.bias-missing": "the bias left out of the forward pass",
+    "linear.bias-sign": "the bias subtracted",
     "linear.cached-output": "∂L/∂W from the layer's output instead of its input",
     "linear.grad-for-weight": "∂L/∂X from W's gradient instead of W",
     # 2. ReLU
@@ -105,6 +107,7 @@ MISTAKES = {
     "bn.n-times-g-missing": "N G written as G in the compact formula",
     "bn.beta-scaled": "y = γ (x̂ + β) instead of γ x̂ + β",
     "bn.running-not-updated": "the running averages never updated",
+    "bn.running-is-batch": "the running averages replaced by the last batch's statistics",
     "bn.running-biased": "the running variance from the biased variance",
     "bn.momentum-swapped": "momentum weighting the old running value",
     "bn.inference-updates": "running averages updated in inference",

@@ -1,11 +1,11 @@
-"""A matrix product that NumPy refused, explained with the shapes of its two factors at the learner's line.
+"""A matrix product or a broadcast that NumPy refused, explained with the shapes of the arrays at the learner's line.
 
 NumPy says ``matmul: Input operand 1 has a mismatch in its core dimension 0 …``; the learner needs to
 know which product, of what shapes. The line the error came from is parsed, and each factor of an
-``@`` that is a plain name, or an attribute, ``.T`` or dict entry of one (``self.x.T``, ``grad_out``,
-``self.weight.value``, ``params["W3"]``) is looked up in that frame, reading attributes only from an
-object's own fields, an array's ``.T``, a parameter's ``value`` and ``grad``, and entries only from a
-plain dict: nothing of the learner's code runs.
+``@`` (for a broadcast, each array the line names) that is a plain name, or an attribute, ``.T`` or
+dict entry of one (``self.x.T``, ``grad_out``, ``self.weight.value``, ``params["W3"]``) is looked up
+in that frame, reading attributes only from an object's own fields, an array's ``.T``, a parameter's
+``value`` and ``grad``, and entries only from a plain dict: nothing of the learner's code runs.
 """
 
 from __future__ import annotations
@@ -24,15 +24,10 @@ _MISSING = object()
 
 def explain_matmul(error: BaseException, path: Path) -> str | None:
     """'(2, 4) @ (5, 4): …' for the first ``@`` at the error's line in ``path`` whose factors do not fit."""
-    frames = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
-              if frame.f_code.co_filename == str(path)]
-    if not frames or "matmul" not in str(error):
+    found = _line(error, path) if "matmul" in str(error) else None
+    if found is None:
         return None
-    frame, line = frames[-1]
-    try:
-        tree = ast.parse(linecache.getline(str(path), line).strip())
-    except SyntaxError:                                     # a statement over several lines
-        return None
+    tree, frame = found
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             left, right = _value(node.left, frame), _value(node.right, frame)
@@ -42,6 +37,34 @@ def explain_matmul(error: BaseException, path: Path) -> str | None:
                         f"sizes {left.shape[1]} and {right.shape[0]} differ. Write down the shape each factor must "
                         "have for the product's shape: is a .T missing, or one too many, or the order swapped?")
     return None
+
+
+def explain_broadcast(error: BaseException, path: Path) -> str | None:
+    """'mean (2,), self.running_mean (6,)': the arrays named at the line where NumPy could not broadcast."""
+    found = _line(error, path) if "broadcast" in str(error) else None
+    if found is None:
+        return None
+    tree, frame = found
+    shapes: dict[str, tuple[int, ...]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
+            value = _value(node, frame)
+            if isinstance(value, np.ndarray) and value.ndim:
+                shapes.setdefault(ast.unparse(node), value.shape)
+    return ", ".join(f"{name} {shape}" for name, shape in shapes.items()) or None
+
+
+def _line(error: BaseException, path: Path) -> tuple[ast.Module, FrameType] | None:
+    """The statement at the innermost line of ``path`` the error passed through, parsed, and its frame."""
+    frames = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+              if frame.f_code.co_filename == str(path)]
+    if not frames:
+        return None
+    frame, line = frames[-1]
+    try:
+        return ast.parse(linecache.getline(str(path), line).strip()), frame
+    except SyntaxError:                                     # a statement over several lines
+        return None
 
 
 def _value(node: ast.expr, frame: FrameType) -> Any:

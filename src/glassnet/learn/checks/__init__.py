@@ -18,7 +18,7 @@ import numpy as np
 from glassnet.learn.diagnose import Mistake, as_array, close, compare
 from glassnet.learn.learner_code import describe, text
 from glassnet.learn.result import Result
-from glassnet.learn.shapes import explain_matmul
+from glassnet.learn.shapes import explain_broadcast, explain_matmul
 from glassnet.nn.gradcheck import check_layer
 
 __all__ = ["BATCHES", "Checks", "Failed", "Result", "expect", "require"]
@@ -83,6 +83,10 @@ def _raised(error: BaseException, path: Path) -> tuple[str, str]:
     if shapes and shapes["rows"] == shapes["kept"]:
         return (f"{message}. A reduction over axis 1 has shape (N,), and combining it with an (N, D) array pairs "
                 "it with the columns: keep the axis (keepdims=True gives shape (N, 1))", "keepdims")
+    arrays = explain_broadcast(error, path) if isinstance(error, ValueError) else None
+    if arrays is not None:
+        return (f"{message}. The arrays on that line: {arrays}; write down the shape each must have (a reduction "
+                "over the wrong axis gives one entry per row where one per feature belongs)", "broadcast-shapes")
     return message, "error"
 
 

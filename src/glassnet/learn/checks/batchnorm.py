@@ -183,7 +183,8 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
     def running() -> None:
         x0, gamma, beta, _ = batchnorm_case(8, rng)
         mine, theirs = pair(gamma, beta)
-        variants = {"biased": (np.zeros(6), np.ones(6)), "swapped": (np.zeros(6), np.ones(6))}
+        variants = {"biased": (np.zeros(6), np.ones(6)), "swapped": (np.zeros(6), np.ones(6)),
+                    "last": (np.zeros(6), np.ones(6))}
         for k in range(3):
             x = x0 * (k + 1) + k
             mine.forward(x)
@@ -192,6 +193,7 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
             variants["biased"] = (0.9 * biased[0] + 0.1 * x.mean(axis=0), 0.9 * biased[1] + 0.1 * x.var(axis=0))
             variants["swapped"] = (0.1 * swapped[0] + 0.9 * x.mean(axis=0),
                                    0.1 * swapped[1] + 0.9 * x.var(axis=0, ddof=1))
+            variants["last"] = (x.mean(axis=0), x.var(axis=0, ddof=1))
         for i, name in enumerate(("running_mean", "running_var")):
             start = np.zeros(6) if i == 0 else np.ones(6)
             expect(getattr(mine, name), getattr(theirs, name), f"{name} after three training batches", mistakes=[
@@ -199,6 +201,8 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
                                                   "running = (1 − m) · running + m · batch", start),
                 Mistake("bn.running-biased", "it averages the biased variance; the running variance uses the "
                                              "unbiased σ² · N/(N − 1)", variants["biased"][i]),
+                Mistake("bn.running-is-batch", "it is the last batch's statistic: a running average keeps (1 − m) "
+                                               "of its old value", variants["last"][i]),
                 Mistake("bn.momentum-swapped", "momentum is the weight of the *new* batch: running = (1 − m) · "
                                                "running + m · batch", variants["swapped"][i])])
 

@@ -34,7 +34,8 @@ def check_init(module: ModuleType, checks: Checks) -> None:
                                                                "√(2/fan_in), not √2/fan_in")):
             if abs(std / wrong - 1) < 0.02:
                 raise Failed(f"standard deviation {std:.4f}: {hint}", cause)
-        require(abs(std / right - 1) < 0.02, f"standard deviation {std:.4f}, expected √(2/fan_in) = {right:.4f}")
+        require(abs(std / right - 1) < 0.02, f"standard deviation {std:.4f}, {std / right:.3g} times √(2/fan_in) = "
+                                             f"{right:.4f}: a factor of the scale is wrong", "constant-factor")
         require(abs(float(w.mean())) < 0.002, f"the mean is {float(w.mean()):.4f}, expected 0")
         kurtosis = float(np.mean((w - w.mean()) ** 4) / w.var() ** 2) - 3
         require(kurtosis > -0.6, f"the right spread, but not a normal distribution (excess kurtosis {kurtosis:.2f}: "

@@ -43,8 +43,9 @@ def check_linear(module: ModuleType, checks: _Checks) -> None:
             mine, theirs = pair(bias)
             x = rng.standard_normal((3, 5))
             expect(forward(mine.forward, x), theirs.forward(x), f"Z = X W{' + b' if bias else ''}",
-                   mistakes=[Mistake("linear.bias-missing", "the bias is missing", x @ theirs.weight.value)]
-                   if bias else [])
+                   mistakes=[Mistake("linear.bias-missing", "the bias is missing", x @ theirs.weight.value),
+                             Mistake("linear.bias-sign", "the bias is subtracted: Z = X W + b",
+                                     x @ theirs.weight.value - theirs.params()[1].value)] if bias else [])
 
     def backward_pass() -> None:
         for n, bias in ((2, True), (3, True), (7, True), (3, False)):
@@ -136,6 +137,9 @@ def check_dropout(module: ModuleType, checks: _Checks) -> None:
                                      "divides them by (1 − p), the probability of keeping a unit")):
             if ratio.size and np.allclose(ratio, scale):
                 raise Failed(words, cause)
+        if ratio.size and np.allclose(ratio, ratio[0]) and not np.allclose(ratio, 1 / (1 - P)):
+            raise Failed(f"kept units are multiplied by {ratio[0]:.6g}; inverted dropout multiplies them by "
+                         f"1/(1 − p) = {1 / (1 - P):.6g}", "constant-factor")
         require(np.allclose(ratio, 1 / (1 - P)), "kept units must be x / (1 − p), dropped ones 0; "
                                                   f"got ratios y/x from {ratio.min():.6g} to {ratio.max():.6g}")
         if all(np.array_equal(kept[0], row) for row in kept[1:]):
