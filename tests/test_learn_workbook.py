@@ -77,6 +77,7 @@ def test_hints_open_one_step_a_call_and_are_recorded_for_the_check(tmp_path, cap
     hint(folder, "relu")
     assert levels(folder) == {"linear": 3, "relu": 1}
     table = report(folder, ["linear", "relu", "adam"]).format()
+    assert table.endswith(f"stuck? the next step of a hint: glassnet learn hint relu {folder}")
     assert re.search(r"^linear\s+3/3\s", table, re.M) and re.search(r"^relu\s+1/3\s", table, re.M)
     assert re.search(r"^adam\s+0/3\s", table, re.M)
 
@@ -205,7 +206,7 @@ def test_a_workbook_cannot_be_started_over_a_notebook(tmp_path):
         start(tmp_path, notebook=True)
 
 
-def test_the_example_of_failed_checks_on_the_docs_page_is_what_the_checker_prints(tmp_path):
+def test_the_example_of_failed_checks_on_the_docs_page_is_what_the_checker_prints(tmp_path, monkeypatch):
     from tests.learn_helpers import SOLUTIONS_PAGE, solved_workbook
 
     folder = solved_workbook(
@@ -216,6 +217,7 @@ def test_the_example_of_failed_checks_on_the_docs_page_is_what_the_checker_print
         ("network", 'np.where(v[f"bn{k}"] > 0, d[f"relu{k}"], 0.0)', 'np.where(v[f"bn{k}"] > 0, 0.0, d[f"relu{k}"])'))
     hint(folder, "network")
     hint(folder, "network")
+    monkeypatch.chdir(folder)
     page = SOLUTIONS_PAGE.read_text()
     shown = page[page.index("```text\nexercise ") + len("```text\n"):]
-    assert shown[:shown.index("\n```")] == str(report(folder, ["linear", "relu", "batchnorm", "network"]))
+    assert shown[:shown.index("\n```")] == str(report(".", ["linear", "relu", "batchnorm", "network"]))

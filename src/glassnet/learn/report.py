@@ -23,6 +23,7 @@ class Report:
 
     results: list[Result]
     hints: dict[str, int]
+    folder: Path = Path(".")
 
     @property
     def passed(self) -> bool:
@@ -46,6 +47,10 @@ class Report:
         exercises = self.exercises()
         passed = [e for e in exercises if all(r.passed for r in self.results if r.exercise == e)]
         lines.append(f"\n{len(passed)} of {len(exercises)} exercises pass")
+        stuck = [e for e in exercises if e not in passed and self.hints.get(e, 0) < len(STEPS)]
+        if stuck:
+            where = "" if self.folder == Path(".") else f" {self.folder}"
+            lines.append(f"stuck? the next step of a hint: glassnet learn hint {stuck[0]}{where}")
         return "\n".join(lines)
 
     def records(self) -> list[dict[str, Any]]:
@@ -69,4 +74,4 @@ def format_results(results: Sequence[Result]) -> str:
 def report(folder: str | Path = ".", names: Sequence[str] = ()) -> Report:
     """Check the exercises ``names`` (all when empty) of the workbook in ``folder``, with the hint steps used."""
     results = check(folder, names)
-    return Report(results, levels(folder))
+    return Report(results, levels(folder), Path(folder))

@@ -31,9 +31,10 @@ from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from glassnet.learn.checks import Checks, Result
+from glassnet.learn.checks import Checks
 from glassnet.learn.exercises import BY_NAME, Exercise
 from glassnet.learn.learner_code import ExerciseFileError, import_failure, load
+from glassnet.learn.result import Result
 from glassnet.learn.supervisor import HARD_STOP
 
 

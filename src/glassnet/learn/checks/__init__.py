@@ -21,8 +21,6 @@ from glassnet.learn.result import Result
 from glassnet.learn.shapes import explain_broadcast, explain_matmul
 from glassnet.nn.gradcheck import check_layer
 
-__all__ = ["BATCHES", "Checks", "Failed", "Result", "expect", "require"]
-
 BATCHES = (2, 3, 7)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from glassnet.learn.checks import (
     BATCHES,
+    Checks,
     Failed,
     assigned,
     backward,
@@ -20,12 +21,11 @@ from glassnet.learn.checks import (
     loosen,
     require,
 )
-from glassnet.learn.checks import Checks as _Checks
 from glassnet.learn.diagnose import Mistake, as_array
 from glassnet.nn import layers as reference
 
 
-def check_linear(module: ModuleType, checks: _Checks) -> None:
+def check_linear(module: ModuleType, checks: Checks) -> None:
     rng = np.random.default_rng(0)
 
     def pair(bias: bool) -> tuple[Any, reference.Linear]:
@@ -76,7 +76,7 @@ def check_linear(module: ModuleType, checks: _Checks) -> None:
 _INVERTED = "the mask is inverted: it lets G through where x ≤ 0; G must pass where x > 0 and stop elsewhere"
 
 
-def check_relu(module: ModuleType, checks: _Checks) -> None:
+def check_relu(module: ModuleType, checks: Checks) -> None:
     rng = np.random.default_rng(0)
     x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0], [1.0, -1.0, 2.0, 0.0, -3.0]])
 
@@ -120,7 +120,7 @@ def _dropped(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (y == 0) & (x != 0)
 
 
-def check_dropout(module: ModuleType, checks: _Checks) -> None:
+def check_dropout(module: ModuleType, checks: Checks) -> None:
     def scaling() -> None:
         layer = module.Dropout(P, rng=np.random.default_rng(0))
         x = np.random.default_rng(1).uniform(1.0, 2.0, (2000, 50))
