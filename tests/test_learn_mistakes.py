@@ -24,6 +24,7 @@ PLANTED = [
     ("scalar_graph", ("df_da = df_du * b", "df_da = b"), "scalar.local-only"),
     ("scalar_graph", ("df_du = df_dv * 1.0", "df_du = 1.0"), "scalar.local-only"),
     ("scalar_graph", ("df_db = df_du * a", "df_db = df_du"), "scalar.local-missing"),
+    ("scalar_graph", ("df_db = df_du * a", "df_db = df_du * a * b"), "local-derivative"),
     ("scalar_graph", ('return {"u": u, "v": v, "f": v * v}', 'return {"u": u, "v": v, "f": 2 * v}'), "scalar.forward"),
     ("scalar_graph", (', "u": df_du, "v": df_dv}', ', "u": df_du}'), "returned-none"),
     # 1. linear
@@ -151,6 +152,8 @@ PLANTED = [
     ("batchnorm_graph", ('d["mu"] = -d["centred"].sum(axis=0)', 'd["mu"] = -d["centred"].mean(axis=0)'),
      "factor-1/n"),
     ("batchnorm_graph", ('"beta": grad_out.sum(axis=0)', '"beta": grad_out.sum(axis=1)'), "wrong-axis"),
+    ("batchnorm_graph", ('d["inv_std"] = (d["x_hat"] * centred).sum(axis=0)',
+                         'd["inv_std"] = (d["x_hat"] * centred).sum(axis=0) + var'), "local-derivative"),
     # 6. batchnorm
     ("batchnorm", ("x.mean(axis=0), x.var(axis=0)", "x.mean(axis=0), x.var(axis=0, ddof=1)"),
      "bn.unbiased-in-training"),
@@ -263,6 +266,8 @@ PLANTED = [
     ("network", ('d[f"h{k}"] = d[f"centred{k}"] + d[f"mu{k}"] / n', 'd[f"h{k}"] = d[f"centred{k}"]'),
      "bn.mu-path-missing"),
     ("network", ('d[f"x_hat{k}"] = params[f"gamma{k}"] * g', 'd[f"x_hat{k}"] = g'), "bn.gamma-missing"),
+    ("network", ('d[f"mu{k}"] = -d[f"centred{k}"].sum(axis=0)', 'd[f"mu{k}"] = -d[f"x_hat{k}"].sum(axis=0)'),
+     "local-derivative"),
     ("network", ('d["logits"] = v["probs"] * (d["probs"] - (d["probs"] * v["probs"]).sum(axis=1, keepdims=True))',
                  'd["logits"] = v["probs"]\n    d["logits"][rows, labels] -= 1\n    d["logits"] /= n'),
      "changed-input"),
@@ -301,7 +306,10 @@ def test_a_planted_mistake_is_caught_and_named_as_itself(planted_results, index)
     failed = [r for r in planted_results[index] if not r.passed]
     assert failed, f"the mistake passed every check of {exercise}"
     assert failed[0].cause == cause, failed[0].message
-    assert "cannot tell" not in failed[0].message
+    if cause == "local-derivative":             # where the mistake is, when not which: the message says both
+        assert "own step" in failed[0].message
+    else:
+        assert "cannot tell" not in failed[0].message
 
 
 def test_every_rule_that_names_a_mistake_has_a_planted_case():

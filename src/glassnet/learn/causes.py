@@ -20,6 +20,7 @@ MISTAKES = {
     "factor-1/n": "N times too small: divided by N once too often",
     "sign": "the sign flipped",
     "constant-factor": "off by a constant factor (printed)",
+    "local-derivative": "in a graph, the first wrong gradient, computed from right ones: its own step is wrong",
     # the rules of every layer
     "changed-input": "forward (or a function) changed its input in place",
     "changed-grad-out": "backward changed its argument G in place",

@@ -47,11 +47,15 @@ def compare_nodes(got: Any, nodes: Sequence[Node], where: str, n: int) -> None:
     fed = [name for name in _fed_by(root, nodes) if name in problems]
     others = [name for name in problems if name != root and name not in fed]
     message = f"{where}, the first wrong gradient (its inputs are right): {problems[root].message}"
+    cause = problems[root].cause
+    if cause is None:
+        message += f"; the gradients it is computed from are right, so the mistake is in ∂L/∂{root}'s own step"
+        cause = "local-derivative"
     if fed:
         message += f"\n      computed from it, and wrong too (fix ∂L/∂{root} first): {_names(fed)}"
     if others:
         message += f"\n      also wrong, not computed from it: {_names(others)}"
-    raise Failed(message, problems[root].cause)
+    raise Failed(message, cause)
 
 
 def _fed_by(root: str, nodes: Sequence[Node]) -> list[str]:

@@ -73,7 +73,9 @@ def check_scalar_graph(module: ModuleType, checks: Checks) -> None:
                     raise Failed(f"{where}: the sign is wrong", "sign")
                 numerical = f" (a finite difference of your forward gives {_central(module, a, b, c, node):.6g})" \
                     if node in "abc" else ""
-                raise Failed(f"{where}{numerical}; the checker cannot tell which mistake this is")
+                raise Failed(f"{where}{numerical}. The gradients it is computed from are right, so the mistake is in "
+                             f"∂f/∂{node}'s own step: its local derivative, or how it meets the gradient from above",
+                             "local-derivative")
 
     checks.run_in_order(("forward: u, v, f", forward), ("backward: the chain rule, node by node", backward))
 
