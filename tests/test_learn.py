@@ -279,6 +279,15 @@ def test_a_file_that_replaces_a_numpy_function_fails_and_the_rest_are_checked_af
     assert all(r.passed for r in results if r.exercise == "softmax_cross_entropy")
 
 
+def test_a_file_that_replaces_what_a_check_compares_with_is_caught_even_if_only_that_check_imports_it(tmp_path):
+    folder = solved_workbook(tmp_path / "wb", ("adam", "(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat + self.eps)"))
+    path = folder / "adam.py"
+    patch = "import glassnet.nn.optim\nglassnet.nn.optim.Adam = lambda params, lr: Adam(params, lr=lr)\n"
+    path.write_text(path.read_text() + patch)          # the checks would compare the mistake with itself
+    [adam] = [r for r in check(folder, ["adam"]) if not r.passed]
+    assert "adam.py replaced glassnet.nn.optim.Adam" in adam.message and adam.cause == "replaced-library"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_fork_of_the_checker_cannot_add_results(tmp_path):
     fork = "import os\n        if not hasattr(os, 'forked'):\n            os.forked = os.fork()"

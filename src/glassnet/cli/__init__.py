@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     learn_hint.add_argument("exercise", metavar="EXERCISE")
     learn_hint.add_argument("folder", type=Path, nargs="?", default=Path("."), metavar="FOLDER",
                             help="the workbook (default: the current folder)")
-    learn_train = steps.add_parser("train", help="train the network built from your layers beside glassnet's")
+    learn_train = steps.add_parser("train", help="check, then train the network built from your code beside "
+                                                 "glassnet's; say whether the gap is noise (exit status 1 if a check "
+                                                 "fails or the gap is real)")
     learn_train.add_argument("folder", type=Path, metavar="FOLDER")
     learn_train.add_argument("--epochs", type=at_least(1), default=3, help="default 3")
     learn_train.add_argument("--train-size", type=at_least(2, " (batch norm needs two digits in a batch)"),

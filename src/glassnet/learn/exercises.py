@@ -24,7 +24,7 @@ class Exercise:
     checks: str                                       # its checks: MODULE:FUNCTION in glassnet.learn.checks
 
     def check_function(self) -> Callable[[ModuleType, Any], None]:
-        """The function that checks this exercise (imported here: the parent process never needs NumPy's checks)."""
+        """The function that checks this exercise, imported on demand: only the child that runs the checks needs it."""
         module, function = self.checks.split(":")
         found: Callable[[ModuleType, Any], None] = getattr(import_module(f"glassnet.learn.checks.{module}"), function)
         return found

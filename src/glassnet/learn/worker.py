@@ -25,8 +25,9 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import IO, Any, NoReturn
 
 import numpy as np
@@ -131,7 +132,8 @@ def _relied_on(module: str) -> bool:
     return module in ("math", "builtins") or module.split(".")[0] in ("numpy", "glassnet")
 
 
-def check_exercise(exercise: Exercise, path: Path, channel: Channel) -> None:
+def check_exercise(exercise: Exercise, checks: Callable[[ModuleType, Checks], None], path: Path,
+                   channel: Channel) -> None:
     """Import the learner's file and run the exercise's checks on it, sending each check and result."""
 
     def report(result: Result) -> None:
@@ -145,14 +147,15 @@ def check_exercise(exercise: Exercise, path: Path, channel: Channel) -> None:
     except BaseException as e:                          # whatever the file's code raises or does, even sys.exit
         report(Result(exercise.name, "import", False, import_failure(path, e), "import"))
         return
-    exercise.check_function()(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
+    checks(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
                                   report=report))
 
 
 def main(arguments: list[str]) -> None:
     limit, folder, names = float(arguments[0]), Path(arguments[1]).absolute(), arguments[2:]
     channel = Channel()
-    untouched = Untouched()
+    checks = {name: BY_NAME[name].check_function() for name in names}   # imported before any learner's file runs,
+    untouched = Untouched()                                               # so that what they import is watched too
     devnull = open(os.devnull, "w")                     # faulthandler writes there; open until the process ends
     channel.send(ready=True)
     for name in names:
@@ -160,7 +163,7 @@ def main(arguments: list[str]) -> None:
         path = folder / f"{name}.py"
         # numpy's error state and the warning filters are put back after each exercise, whatever it set
         with Watchdog(channel, path, limit, devnull), np.errstate(**np.geterr()), warnings.catch_warnings():
-            check_exercise(BY_NAME[name], path, channel)
+            check_exercise(BY_NAME[name], checks[name], path, channel)
         replaced = untouched.changed()
         if replaced is not None:
             channel.send(changed=replaced)
