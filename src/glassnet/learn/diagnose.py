@@ -9,7 +9,7 @@ digits that show it). Anything else says that it cannot tell, and shows where th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +68,14 @@ def matches(got: Any, wrong: Any, rtol: float = EXACT) -> bool:
     return close(a[finite], b[finite], rtol)
 
 
-def compare(got: Any, want: Any, what: str, *, n: int | None = None,
-            mistakes: Sequence[Mistake] = ()) -> Problem | None:
+Mistakes = Sequence[Mistake] | Callable[[], Sequence[Mistake]]
+
+
+def compare(got: Any, want: Any, what: str, *, n: int | None = None, mistakes: Mistakes = ()) -> Problem | None:
     """None when ``got`` equals ``want``; otherwise what is wrong, as precisely as it can be named.
 
-    ``n`` is the batch size, so that a factor of N and a sum over the wrong axis can be named.
+    ``n`` is the batch size, so that a factor of N and a sum over the wrong axis can be named; ``mistakes``
+    may be a function that computes them, called only when ``got`` is wrong.
     """
     if got is None:
         return Problem(f"{what}: got None; return (or assign) the array", "returned-none")
@@ -85,7 +88,7 @@ def compare(got: Any, want: Any, what: str, *, n: int | None = None,
         return Problem(f"{what}: got {type(got).__name__}, expected an array of shape {want.shape}", None)
     if close(array, want):
         return None
-    for mistake in mistakes:
+    for mistake in mistakes() if callable(mistakes) else mistakes:
         if matches(array, mistake.value) and not close(want, mistake.value, RTOL):
             return Problem(f"{what}: {mistake.explanation}", mistake.cause)
     if array.shape != want.shape:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.learn.diagnose import Mistake, as_array, close, compare
+from glassnet.learn.diagnose import Mistakes, as_array, close, compare
 from glassnet.learn.learner_code import describe, text
 from glassnet.learn.result import Result
 from glassnet.learn.shapes import explain_broadcast, explain_matmul
@@ -91,14 +91,14 @@ def _raised(error: BaseException, path: Path) -> tuple[str, str]:
 _BROADCAST = re.compile(r"could not be broadcast together with shapes \((?P<rows>\d+),\d+\) \((?P<kept>\d+),\)")
 
 
-def expect(got: Any, want: Any, what: str, *, n: int | None = None, mistakes: list[Mistake] | None = None) -> None:
-    """Fail, naming the mistake when it can, unless ``got`` equals ``want``."""
-    problem = compare(got, want, what, n=n, mistakes=mistakes or [])
+def expect(got: Any, want: Any, what: str, *, n: int | None = None, mistakes: Mistakes = ()) -> None:
+    """Fail, naming the mistake when it can, unless ``got`` equals ``want`` (``mistakes``: see ``compare``)."""
+    problem = compare(got, want, what, n=n, mistakes=mistakes)
     if problem is not None:
         raise Failed(problem.message, problem.cause)
 
 
-def expect_grad(param: Any, want: Any, what: str, *, n: int, mistakes: list[Mistake] | None = None) -> None:
+def expect_grad(param: Any, want: Any, what: str, *, n: int, mistakes: Mistakes = ()) -> None:
     """``expect`` for a parameter's gradient, first failing if backward never assigned it."""
     if isinstance(param, LooseParam) and param.grad is param.unset and not np.any(param.grad) and np.any(want):
         raise Failed(f"{what}: {param.name}.grad was never assigned (it is still the zeros it started as); backward "

@@ -6,6 +6,7 @@ them is named where it is made, not from the parameters it spoils later.
 
 from __future__ import annotations
 
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -138,7 +139,7 @@ def check_adam(module: ModuleType, checks: Checks) -> None:
             check_values(step, mine, theirs)
 
     def check_values(step: int, mine: list[Param], theirs: list[Param]) -> None:
-        expect(mine[0].value, theirs[0].value, f"p0 after step {step}", mistakes=_value_mistakes(step))
+        expect(mine[0].value, theirs[0].value, f"p0 after step {step}", mistakes=partial(_value_mistakes, step))
         expect(mine[1].value, theirs[1].value, f"p1 (a vector) after step {step}")
 
     checks.run_in_order(("the first step: t, m and v", first_step), ("five steps against glassnet's Adam",

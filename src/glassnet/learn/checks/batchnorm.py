@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -169,7 +170,7 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
             mine, theirs = pair(gamma, beta)
             running = theirs.infer(x)
             expect(forward(mine.forward, x), theirs.forward(x), f"y in training at batch {n}",
-                   mistakes=_forward_mistakes(x, gamma, beta, running))
+                   mistakes=partial(_forward_mistakes, x, gamma, beta, running))
             dx = backward(mine.backward, g, mine)
             want_dx = theirs.backward(g)
             expect_grad(mine.beta, theirs.beta.grad, f"∂L/∂β at batch {n}", n=n)
@@ -177,7 +178,7 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
                 Mistake("bn.dgamma-no-xhat", "∂L/∂γ is Σₙ G x̂: the factor x̂ is missing", g.sum(axis=0)),
                 Mistake("bn.dgamma-x", "it multiplies G by the input x; γ multiplies x̂, so ∂L/∂γ = Σₙ G x̂",
                         (g * x).sum(axis=0))])
-            expect(dx, want_dx, f"∂L/∂x at batch {n}", n=n, mistakes=compact_mistakes(x, gamma, g))
+            expect(dx, want_dx, f"∂L/∂x at batch {n}", n=n, mistakes=partial(compact_mistakes, x, gamma, g))
             assigned(mine.backward, g, mine.params())
 
     def running() -> None:
