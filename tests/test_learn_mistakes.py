@@ -104,6 +104,11 @@ PLANTED = [
      "softmax.subtract-after-divide"),
     ("softmax_cross_entropy", ("log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
                                "log_p = shifted"), "softmax.no-log-sum-exp"),
+    ("softmax_cross_entropy", ("np.exp(shifted).sum(axis=1, keepdims=True)", "np.exp(shifted).sum()"),
+     "softmax.sum-over-everything"),
+    ("softmax_cross_entropy", [("    loss = -log_p[rows, labels].mean()\n", ""),
+                               ("    grad[rows, labels] -= 1.0 ", "    grad[rows, labels] -= 1.0\n"
+                                "    loss = -np.log(grad[rows, labels]).mean() ")], "softmax.aliased"),
     ("softmax_cross_entropy", ("np.exp(shifted).sum(axis=1, keepdims=True)",
                                "np.exp(shifted).sum(axis=0, keepdims=True)"),
      "softmax.wrong-axis"),

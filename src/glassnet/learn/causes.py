@@ -63,6 +63,8 @@ MISTAKES = {
     "softmax.wrong-axis": "the softmax normalized over the batch",
     "softmax.column-max": "each column's max subtracted instead of each row's",
     "softmax.log-p-eps": "log(p + eps)",
+    "softmax.sum-over-everything": "the log-sum-exp summed over the whole batch",
+    "softmax.aliased": "the loss read from P after grad = P changed it in place",
     "softmax.no-one-hot": "P/N without the one-hot labels",
     "softmax.subtract-after-divide": "P/N − Y",
     "softmax.column-index": "grad[:, labels] instead of grad[rows, labels]",

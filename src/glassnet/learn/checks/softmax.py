@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.learn.checks import BATCHES, Checks, Failed, expect, forward, require
-from glassnet.learn.diagnose import Mistake, as_array, describe_number, matches
+from glassnet.learn.diagnose import Mistake, as_array, close, describe_number, matches
 from glassnet.nn.losses import softmax_cross_entropy
 
 _WRONG_AXIS = "the softmax is normalized over the batch (axis 0); each row's probabilities must sum to 1 (axis 1)"
@@ -39,6 +39,9 @@ def _loss_mistakes(logits: np.ndarray, labels: np.ndarray) -> list[tuple[float, 
                 (-(by_column - np.log(np.exp(by_column).sum(axis=1, keepdims=True)))[rows, labels].mean(),
                  "softmax.column-max", "it subtracts each column's max (axis=0); each row needs its own max (axis=1, "
                  "keepdims=True): only a constant per row leaves the softmax unchanged")]
+    mistakes.append(((-(shifted - np.log(np.exp(shifted).sum())))[rows, labels].mean(), "softmax.sum-over-everything",
+                     "the log-sum-exp sums over the whole batch (no axis); each row needs its own sum (axis=1, "
+                     "keepdims=True)"))
     mistakes += [(-np.log(p[rows, labels] + eps).mean(), "softmax.log-p-eps",
                   f"it is −mean log(p + {eps:g}): never add eps inside the log; log-sum-exp gives log p exactly")
                  for eps in EPSILONS]
@@ -87,6 +90,10 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
             loss, grad = module.softmax_cross_entropy(logits.copy(), labels)
             want_loss, want_grad = softmax_cross_entropy(logits, labels)
             got = _loss(loss, n, grad)
+            if math.isnan(got) and close(grad, want_grad):
+                raise Failed(f"the loss at batch {n} is NaN while the gradient is right: the log of P − 1 < 0. "
+                             "grad = P shares P's memory, so grad[rows, labels] -= 1 changed P before the loss read "
+                             "it: take grad = P.copy(), or compute the loss first", "softmax.aliased")
             if not math.isclose(got, want_loss, rel_tol=1e-9):
                 where = f"the loss at batch {n}: {describe_number(got, want_loss)}"
                 for wrong, cause, words in _loss_mistakes(logits, labels):
