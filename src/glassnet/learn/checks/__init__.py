@@ -65,7 +65,8 @@ class Checks:
 
 
 def _raised(error: BaseException, path: Path) -> tuple[str, str]:
-    """What the learner's code raised, and the cause: a Param used as an array is a mistake of its own."""
+    """What the learner's code raised, with the cause where the error shows it: a Param used as an array, a None
+    where an array belongs, a matrix product or a broadcast whose shapes do not fit (named with their shapes)."""
     message = describe(error, [path]).replace("LooseParam", "Param")
     if isinstance(error, (TypeError, AttributeError)) and re.search(r"'(Loose)?Param'", str(error)):
         return (f"{message}. A Param is not an array: its numbers are p.value (and its gradient p.grad)",
