@@ -54,15 +54,25 @@ def explain_broadcast(error: BaseException, path: Path) -> str | None:
     return ", ".join(f"{name} {shape}" for name, shape in shapes.items()) or None
 
 
-def _line(error: BaseException, path: Path) -> tuple[ast.Module, FrameType] | None:
-    """The statement at the innermost line of ``path`` the error passed through, parsed, and its frame."""
+def source_line(error: BaseException, path: Path) -> str | None:
+    """The text of the innermost line of ``path`` the error passed through."""
+    found = _innermost(error, path)
+    return linecache.getline(str(path), found[1]).strip() if found else None
+
+
+def _innermost(error: BaseException, path: Path) -> tuple[FrameType, int] | None:
     frames = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
               if frame.f_code.co_filename == str(path)]
-    if not frames:
+    return frames[-1] if frames else None
+
+
+def _line(error: BaseException, path: Path) -> tuple[ast.Module, FrameType] | None:
+    """The statement at the innermost line of ``path`` the error passed through, parsed, and its frame."""
+    found = _innermost(error, path)
+    if found is None:
         return None
-    frame, line = frames[-1]
     try:
-        return ast.parse(linecache.getline(str(path), line).strip()), frame
+        return ast.parse(linecache.getline(str(path), found[1]).strip()), found[0]
     except SyntaxError:                                     # a statement over several lines
         return None
 

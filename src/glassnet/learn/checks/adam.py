@@ -42,7 +42,7 @@ def _variant(step: int, **mistake: bool) -> np.ndarray:
                 m, v = np.zeros_like(m), np.zeros_like(v)
             m = BETA1 * m + (1 - BETA1) * g
             v = BETA2 * v + (1 - BETA2) * (g if mistake.get("v_of_g") else g**2)
-            k = t - 1 if mistake.get("late_t") else t
+            k = t - 1 if mistake.get("late_t") else t + 1 if mistake.get("early_t") else t
             if mistake.get("power_of_one_minus"):
                 m_hat, v_hat = m / (1 - BETA1) ** k, v / (1 - BETA2) ** k
             else:
@@ -77,6 +77,7 @@ def _value_mistakes(step: int) -> list[Mistake]:
         ("adam.ascent", "it moves up the gradient: subtract the step, θ ← θ − lr · m̂ / (√v̂ + ε)", ("ascent",)),
         ("adam.t-late", "the corrections used t = 0 on the first step (1 − β⁰ = 0): increment t before them",
          ("late_t",)),
+        ("adam.t-ahead", "the corrections use t + 1: at step t they divide by 1 − βᵗ", ("early_t",)),
         ("adam.v-of-g", "v averages g, not g²: v ← β₂ v + (1 − β₂) g², and √ of a negative v is NaN", ("v_of_g",)),
         ("adam.state-not-stored", "m and v start from 0 at every step: they are never stored (m = … rebinds a "
                                   "local name; write m[...] = …)", ("not_stored",)))]

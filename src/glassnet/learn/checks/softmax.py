@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -10,6 +12,8 @@ import numpy as np
 
 from glassnet.learn.checks import BATCHES, Checks, Failed, expect, forward, require
 from glassnet.learn.diagnose import Mistake, as_array, close, describe_number, matches
+from glassnet.learn.learner_code import describe
+from glassnet.learn.shapes import source_line
 from glassnet.nn.losses import softmax_cross_entropy
 
 _WRONG_AXIS = "the softmax is normalized over the batch (axis 0); each row's probabilities must sum to 1 (axis 1)"
@@ -87,7 +91,7 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
     def values() -> None:
         for n in BATCHES:
             logits, labels = rng.standard_normal((n, 10)) * 3, rng.integers(0, 10, n)
-            loss, grad = module.softmax_cross_entropy(logits.copy(), labels)
+            loss, grad = _call(module, logits, labels)
             want_loss, want_grad = softmax_cross_entropy(logits, labels)
             got = _loss(loss, n, grad)
             if math.isnan(got) and close(grad, want_grad):
@@ -137,6 +141,18 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
 
     checks.run_in_order(("loss and gradient", values), ("stable for large logits", stable),
                         ("leaves its arguments unchanged", untouched))
+
+
+def _call(module: ModuleType, logits: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
+    """The learner's function on a copy of the logits; labels used as row indices are named as such."""
+    try:
+        return module.softmax_cross_entropy(logits.copy(), labels)
+    except IndexError as e:
+        line = source_line(e, Path(module.__file__ or ""))
+        if line is not None and re.search(r"\[\s*labels\s*\]", line):
+            raise Failed(f"{describe(e, [Path(module.__file__ or '')])}: [labels] picks rows by their labels; "
+                         "index one entry per row, grad[np.arange(N), labels]", "softmax.row-index") from None
+        raise
 
 
 def _ratio(shifted: np.ndarray, labels: np.ndarray) -> np.ndarray:
