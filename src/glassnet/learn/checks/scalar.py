@@ -6,9 +6,11 @@ import math
 from types import ModuleType
 
 from glassnet.learn.checks import Checks, Failed, require
+from glassnet.learn.checks.graph import own_step
 from glassnet.learn.diagnose import describe_number
 
 CASES = [(2.0, -3.0, 1.5), (0.5, 4.0, -2.0), (-1.25, 0.75, 3.0)]
+FROM = {"v": (), "u": ("v",), "c": ("v",), "a": ("u",), "b": ("u",)}     # each gradient, from the ones it needs
 
 
 def _same(x: float, y: float) -> bool:
@@ -73,9 +75,7 @@ def check_scalar_graph(module: ModuleType, checks: Checks) -> None:
                     raise Failed(f"{where}: the sign is wrong", "sign")
                 numerical = f" (a finite difference of your forward gives {_central(module, a, b, c, node):.6g})" \
                     if node in "abc" else ""
-                raise Failed(f"{where}{numerical}. The gradients it is computed from are right, so the mistake is in "
-                             f"∂f/∂{node}'s own step: its local derivative, or how it meets the gradient from above",
-                             "local-derivative")
+                raise Failed(f"{where}{numerical}; {own_step('f', node, FROM[node])}", "local-derivative")
 
     checks.run_in_order(("forward: u, v, f", forward), ("backward: the chain rule, node by node", backward))
 
