@@ -26,6 +26,7 @@ PLANTED = [
     ("scalar_graph", ("df_db = df_du * a", "df_db = df_du"), "scalar.local-missing"),
     ("scalar_graph", ("df_db = df_du * a", "df_db = df_du * a * b"), "local-derivative"),
     ("scalar_graph", ('return {"u": u, "v": v, "f": v * v}', 'return {"u": u, "v": v, "f": 2 * v}'), "scalar.forward"),
+    ("scalar_graph", ("    v = u + c\n", "    v = u * c\n"), "scalar.forward"),
     ("scalar_graph", (', "u": df_du, "v": df_dv}', ', "u": df_du}'), "returned-none"),
     # 1. linear
     ("linear", ("return z if self.bias is None else z + self.bias.value", "return z"), "linear.bias-missing"),

@@ -33,7 +33,7 @@ MISTAKES = {
     "broadcast-shapes": "arrays of shapes that do not broadcast (shown with their names)",
     "keepdims": "a reduction over axis 1 without keepdims, subtracted from an (N, C) array",
     # 0. scalar graph
-    "scalar.forward": "f = 2v instead of v²",
+    "scalar.forward": "a node's value computed wrong in forward (the first such node named)",
     "scalar.missing-2": "∂(v²)/∂v without its 2",
     "scalar.value-not-derivative": "the value of a node given as its derivative",
     "scalar.local-only": "a local derivative not multiplied by the gradient from above",

@@ -49,14 +49,15 @@ def check_scalar_graph(module: ModuleType, checks: Checks) -> None:
         for a, b, c in CASES:
             got = module.forward(a, b, c)
             u, v = a * b, a * b + c
-            for node, want in (("u", u), ("v", v), ("f", v * v)):
+            for node, formula, want in (("u", "a · b", u), ("v", "u + c", v), ("f", "v²", v * v)):
                 require(isinstance(got, dict) and node in got, f"forward must return a dict with key {node!r}",
                         "returned-none")
                 value = _number(got[node], f"{node} for a, b, c = {a}, {b}, {c}")
                 if not _same(value, want):
-                    hint = " (f is v², v times itself)" if node == "f" and _same(value, 2 * v) else ""
-                    raise Failed(f"{node} for a, b, c = {a}, {b}, {c}: {describe_number(value, want)}{hint}",
-                                 "scalar.forward" if hint else None)
+                    hint = " (v², v times itself, not 2v)" if node == "f" and _same(value, 2 * v) else ""
+                    raise Failed(f"{node} for a, b, c = {a}, {b}, {c}: {describe_number(value, want)}; the nodes "
+                                 f"before it are right, so {node} = {formula} is computed wrong{hint}",
+                                 "scalar.forward")
 
     def backward() -> None:
         for a, b, c in CASES:
