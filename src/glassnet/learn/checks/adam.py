@@ -49,8 +49,12 @@ def _variant(step: int, **mistake: bool) -> np.ndarray:
                 m_hat = m if mistake.get("no_m_correction") else m / (1 - BETA1**k)
                 v_hat = v if mistake.get("no_v_correction") else v / (1 - BETA2**k)
             top = g if mistake.get("uses_g") else m_hat
+            if mistake.get("store_corrected"):
+                m, v = m_hat, v_hat
             if mistake.get("eps_inside"):
                 step_size = top / np.sqrt(v_hat + EPS)
+            elif mistake.get("eps_on_step"):
+                step_size = top / np.sqrt(v_hat) + EPS / LR
             elif mistake.get("no_sqrt"):
                 step_size = top / (v_hat + EPS)
             else:
@@ -70,6 +74,10 @@ def _value_mistakes(step: int) -> list[Mistake]:
          ("power_of_one_minus",)),
         ("adam.eps-inside-sqrt", "ε is inside the square root: m̂ / (√v̂ + ε), not m̂ / √(v̂ + ε)", ("eps_inside",)),
         ("adam.no-sqrt", "the square root is missing: the step divides by √v̂ + ε", ("no_sqrt",)),
+        ("adam.eps-on-step", "ε is added to the step, not to the denominator: lr · m̂ / (√v̂ + ε) needs the "
+                             "parentheses", ("eps_on_step",)),
+        ("adam.corrected-in-place", "it stores the corrected m̂ and v̂ in m and v; the averages stay uncorrected "
+                                    "(the correction is for the step only)", ("store_corrected",)),
         ("adam.no-eps", "ε is missing from the step: m̂ / (√v̂ + ε), which keeps a tiny v̂ from blowing the step up",
          ("no_eps",)),
         ("adam.uses-g", "the step uses the gradient g where the corrected average m̂ belongs", ("uses_g",)),
@@ -95,6 +103,8 @@ def _moment_mistakes(g: np.ndarray, which: str) -> list[Mistake]:
                                           f"(1 − {letter}) · {'g²' if which == 'v' else 'g'}", beta * square),
              Mistake("adam.betas-mixed", f"{which} uses the other β: {which} is averaged with {letter}",
                      (1 - other) * square)]
+    found.append(Mistake("adam.corrected-in-place", f"it stores the corrected {which}̂ in {which}; {which} stays "
+                                                     "uncorrected (the correction is for the step only)", square))
     if which == "v":
         found.insert(1, Mistake("adam.v-of-g", "v averages g, not g²: v ← β₂ v + (1 − β₂) g²", (1 - BETA2) * g))
     return found

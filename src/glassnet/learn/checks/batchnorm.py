@@ -88,10 +88,10 @@ def compact_mistakes(x: np.ndarray, gamma: np.ndarray, g: np.ndarray, eps: float
     outside = 1 / (np.sqrt(x.var(axis=0)) + eps)
     x_hat_outside = (x - x.mean(axis=0)) * outside
     return [
-        Mistake("bn.xhat-term-missing", "the x̂ · Σ(G x̂) term is missing (the path through σ²)",
-                gamma * s / n * (n * g - dbeta)),
-        Mistake("bn.sum-term-missing", "the Σ G term is missing (the path through μ)",
-                gamma * s / n * (n * g - x_hat * dgamma)),
+        Mistake("bn.xhat-term-missing", "the x̂ · Σ(G x̂) term is missing (the path through σ²), or reads "
+                                        "∂L/∂γ before backward assigns it", gamma * s / n * (n * g - dbeta)),
+        Mistake("bn.sum-term-missing", "the Σ G term is missing (the path through μ), or reads ∂L/∂β before "
+                                       "backward assigns it", gamma * s / n * (n * g - x_hat * dgamma)),
         Mistake("bn.gamma-missing", "γ is missing: ∂L/∂x̂ = γ G", s / n * (n * g - dbeta - x_hat * dgamma)),
         Mistake("bn.stats-as-constants", "it treats μ and σ² as constants (the inference formula) on a training "
                                          "forward", gamma * s * g),
@@ -126,6 +126,8 @@ def _forward_mistakes(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, runnin
                 gamma * x + beta),
         Mistake("bn.beta-scaled", "β is scaled by γ too: y = γ x̂ + β, not γ (x̂ + β)",
                 gamma * ((x - mean) / np.sqrt(var + EPS) + beta)),
+        Mistake("bn.affine-missing", "it returns x̂: the scale and shift are missing, y = γ x̂ + β",
+                (x - mean) / np.sqrt(var + EPS)),
         Mistake("bn.running-in-training", "it uses the running averages in training: use the batch's μ and σ²",
                 running)]
 
@@ -185,7 +187,7 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
         x0, gamma, beta, _ = batchnorm_case(8, rng)
         mine, theirs = pair(gamma, beta)
         variants = {"biased": (np.zeros(6), np.ones(6)), "swapped": (np.zeros(6), np.ones(6)),
-                    "last": (np.zeros(6), np.ones(6))}
+                    "last": (np.zeros(6), np.ones(6)), "twice": (np.zeros(6), np.ones(6))}
         for k in range(3):
             x = x0 * (k + 1) + k
             mine.forward(x)
@@ -195,6 +197,9 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
             variants["swapped"] = (0.1 * swapped[0] + 0.9 * x.mean(axis=0),
                                    0.1 * swapped[1] + 0.9 * x.var(axis=0, ddof=1))
             variants["last"] = (x.mean(axis=0), x.var(axis=0, ddof=1))
+            twice = variants["twice"]
+            variants["twice"] = (0.9 * twice[0] + 0.1 * x.mean(axis=0),
+                                 0.9 * twice[1] + 0.1 * x.var(axis=0, ddof=1) * len(x) / (len(x) - 1))
         for i, name in enumerate(("running_mean", "running_var")):
             start = np.zeros(6) if i == 0 else np.ones(6)
             expect(getattr(mine, name), getattr(theirs, name), f"{name} after three training batches", mistakes=[
@@ -204,6 +209,8 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
                                              "unbiased σ² · N/(N − 1)", variants["biased"][i]),
                 Mistake("bn.running-is-batch", "it is the last batch's statistic: a running average keeps (1 − m) "
                                                "of its old value", variants["last"][i]),
+                Mistake("bn.unbiased-twice", "it corrects the variance twice: σ² · N/(N − 1) of a variance that was "
+                                             "already unbiased (ddof=1)", variants["twice"][i]),
                 Mistake("bn.momentum-swapped", "momentum is the weight of the *new* batch: running = (1 − m) · "
                                                "running + m · batch", variants["swapped"][i])])
 
@@ -224,6 +231,8 @@ def check_batchnorm(module: ModuleType, checks: Checks) -> None:
         expect(y, theirs.forward(x), "y in inference (training = False): the running averages", mistakes=[
             Mistake("bn.batch-stats-in-inference", "it uses the batch's statistics in inference; use running_mean "
                                                    "and running_var", batch),
+            Mistake("bn.affine-missing", "it returns x̂: the scale and shift are missing, y = γ x̂ + β",
+                    (x - mean) / np.sqrt(var + EPS)),
             Mistake("bn.eps-missing", "ε is missing: divide by √(σ²_run + ε)",
                     (x - mean) / np.sqrt(var) * gamma + beta),
             Mistake("bn.eps-outside-sqrt", "ε is added outside the square root: √(σ²_run + ε), not √σ²_run + ε",
