@@ -342,6 +342,16 @@ def test_learn_train_cli_says_a_learners_syntax_error_in_one_line(tmp_path, mnis
     assert f"(line {_line_of(folder / 'linear.py', 'def broken')}); fix it, then check it" in err
 
 
+def test_learn_train_cli_refuses_in_one_line_a_workbook_with_layers_not_written(tmp_path, mnist_like, capsys):
+    start(tmp_path / "wb")
+    solve(tmp_path / "wb", "relu")
+    assert main(["learn", "train", str(tmp_path / "wb"), "--data-dir", str(mnist_like), "--no-download",
+                 "--train-size", "100", "--test-size", "50"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "linear, batchnorm, dropout, softmax_cross_entropy, adam, init are not written yet" in err
+
+
 def test_learn_train_cli_checks_first_and_ends_with_a_verdict(tmp_path, mnist_like, capsys):
     folder = solved_workbook(tmp_path / "wb", ("adam", "(np.sqrt(v_hat) + self.eps)", "np.sqrt(v_hat + self.eps)"))
     assert main(["learn", "train", str(folder), "--data-dir", str(mnist_like), "--no-download", "--epochs", "1",

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from glassnet.cli.common import UsageError, load_data
+from glassnet.errors import GlassnetError
 
 
 def at_least(least: int, why: str = "") -> Callable[[str], int]:
@@ -55,6 +56,11 @@ def _train(args: argparse.Namespace) -> int:
                              f"{there} or fewer")
     checked = report(args.folder, NEEDED)
     failing = [e for e in checked.exercises() if not all(r.passed for r in checked.results if r.exercise == e)]
+    unwritten = [e for e in failing if any(r.cause == "not-implemented" for r in checked.results if r.exercise == e)]
+    if unwritten:
+        raise GlassnetError(f"the network is built from {', '.join(NEEDED)}; {', '.join(unwritten)} "
+                            f"{'is' if len(unwritten) == 1 else 'are'} not written yet ('glassnet learn check "
+                            f"{args.folder}' shows what is left)")
     print(f"the checks of the {len(NEEDED)} exercises the network is built from: " + (
         "all pass" if not failing else f"{', '.join(failing)} fail (glassnet learn check {args.folder} shows why); "
                                        "training anyway, to show what that costs"))

@@ -91,8 +91,8 @@ After a ReLU of a z symmetric around 0, half the x are 0: E[x²] = ½ Var(z)."""
         """Var(w) = 2 / fan_in:  rng.standard_normal((fan_in, fan_out)) * np.sqrt(2 / fan_in), then .astype(dtype).""",
     ),
     "network": (
-        """backward(values, params, labels) returns a dict with ∂L/∂name for every name of GRADIENTS (in the
-stub), each of the shape of values[name] or params[name]. Go in GRADIENTS' order, from the loss
+        """backward(values, labels, params, masks) returns a dict with ∂L/∂name for every name of GRADIENTS
+(in the stub), each of the shape of values[name] or params[name]. Go in GRADIENTS' order, from the loss
 back: each uses the ones before it. Every piece is one you derived in exercises 1 to 6; only
 ∂L/∂probs is new.""",
         """L = −(1/N) Σₙ log probs[n, yₙ]: ∂L/∂probs is −1/(N p) at each row's label, 0 elsewhere.
