@@ -1,10 +1,11 @@
 """Comparing a learner's array with the right one: the mistake named with its evidence, or plainly not.
 
-``compare`` tries, in order: the shape (transposed, summed over the wrong axis or over every axis), the
-exercise's known mistakes (each recomputed: the learner's array must equal what that mistake computes,
-to float64 rounding, and the mistake must differ from the right answer on these inputs, so that it can
-only fire on itself), then an exact constant factor (N, 1/N, −1, or any other, printed with the
-digits that show it). Anything else says that it cannot tell, and shows where the arrays differ most.
+``compare`` tries, in order: the exercise's known mistakes (each recomputed: the learner's array must
+equal what that mistake computes, to float64 rounding, NaN for NaN, and the mistake must differ from
+the right answer on these inputs, so that it can only fire on itself), then the shape (transposed,
+summed over the wrong axis or over every axis), then an exact constant factor (N, 1/N, −1, or any
+other, printed with the digits that show it). Anything else says that it cannot tell, and shows
+where the arrays differ most.
 """
 
 from __future__ import annotations

@@ -95,9 +95,10 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
             want_loss, want_grad = softmax_cross_entropy(logits, labels)
             got = _loss(loss, n, grad)
             if math.isnan(got) and close(grad, want_grad):
-                raise Failed(f"the loss at batch {n} is NaN while the gradient is right: the log of P − 1 < 0. "
-                             "grad = P shares P's memory, so grad[rows, labels] -= 1 changed P before the loss read "
-                             "it: take grad = P.copy(), or compute the loss first", "softmax.aliased")
+                raise Failed(f"the loss at batch {n} is NaN while the gradient is right: the log of a number < 0, "
+                             "as P − 1 is. Most often grad = P shares P's memory, so grad[rows, labels] -= 1 changes "
+                             "P before the loss reads it: take grad = P.copy(), or compute the loss first",
+                             "softmax.aliased")
             if not math.isclose(got, want_loss, rel_tol=1e-9):
                 where = f"the loss at batch {n}: {describe_number(got, want_loss)}"
                 for wrong, cause, words in _loss_mistakes(logits, labels):
