@@ -33,22 +33,26 @@ def paste(stub: str, solution: str) -> str:
     return "".join(lines)
 
 
-def solve(folder: Path, name: str, plant: tuple[str, str] | None = None) -> Path:
-    """Paste the docs' solution into ``folder/name.py``; ``plant`` = (old, new) edits the solution first."""
+Edit = tuple[str, str]
+
+
+def solve(folder: Path, name: str, plant: Edit | list[Edit] | None = None) -> Path:
+    """Paste the docs' solution into ``folder/name.py``; ``plant`` = (old, new), or a list of them, edits it first."""
     solution = solutions()[name]
-    if plant is not None:
-        assert plant[0] in solution, f"the planted text {plant[0]!r} is not in the {name} solution"
-        solution = solution.replace(plant[0], plant[1])
+    for old, new in [plant] if isinstance(plant, tuple) else plant or []:
+        assert solution.count(old) == 1, f"the planted text {old!r} is not once in the {name} solution"
+        solution = solution.replace(old, new)
     path = folder / f"{name}.py"
     path.write_text(paste(path.read_text(), solution))
     return path
 
 
-def solved_workbook(folder: Path, *plants: tuple[str, str, str]) -> Path:
-    """A workbook with every solution pasted in; each of ``plants`` = (exercise, old, new) edits one solution first."""
+def solved_workbook(folder: Path, *plants: tuple[str, str, str] | tuple[str, list[Edit]]) -> Path:
+    """A workbook with every solution pasted in; each of ``plants`` = (exercise, old, new) or (exercise, [(old, new),
+    ...]) edits one exercise's solution first."""
     start(folder)
-    planted = {exercise: (old, new) for exercise, old, new in plants}
-    assert len(planted) == len(plants), "at most one planted edit per exercise"
+    planted = {plant[0]: (plant[1], plant[2]) if len(plant) == 3 else plant[1] for plant in plants}
+    assert len(planted) == len(plants), "at most one planted mistake per exercise"
     for name in solutions():
         solve(folder, name, planted.get(name))
     return folder

@@ -113,14 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
 
-    learn = commands.add_parser("learn", help="exercises that check themselves: start, check, train")
+    learn = commands.add_parser("learn", help="exercises that check themselves: start, check, hint, train")
     steps = learn.add_subparsers(dest="learn_command", required=True, metavar="STEP")
-    steps.add_parser("start", help="write a workbook of exercise stubs into FOLDER").add_argument(
-        "folder", type=Path, metavar="FOLDER")
+    learn_start = steps.add_parser("start", help="write a workbook of exercise stubs into FOLDER")
+    learn_start.add_argument("folder", type=Path, metavar="FOLDER")
+    learn_start.add_argument("--notebook", action="store_true",
+                             help="also write workbook.ipynb: each stub in a cell that saves it, then a check")
     learn_check = steps.add_parser("check", help="check the exercises of a workbook (exit status 1 if any fails)")
     learn_check.add_argument("folder", type=Path, metavar="FOLDER")
     learn_check.add_argument("names", nargs="*", metavar="NAME", help="exercises to check (default: all)")
-    learn_train = steps.add_parser("train", help="train the network built from your layers beside glassnet's")
+    learn_check.add_argument("--json", action="store_true",
+                             help="one JSON record per check (with the cause named and the hint steps used)")
+    learn_hint = steps.add_parser("hint", help="the next step of an exercise's hints (what to compute and its "
+                                               "shape, the local derivatives, the formula)")
+    learn_hint.add_argument("exercise", metavar="EXERCISE")
+    learn_hint.add_argument("folder", type=Path, nargs="?", default=Path("."), metavar="FOLDER",
+                            help="the workbook (default: the current folder)")
+    learn_train = steps.add_parser("train", help="check, then train the network built from your code beside "
+                                                 "glassnet's; say whether the gap is noise (exit status 1 if a check "
+                                                 "fails or the gap is real)")
     learn_train.add_argument("folder", type=Path, metavar="FOLDER")
     learn_train.add_argument("--epochs", type=at_least(1), default=3, help="default 3")
     learn_train.add_argument("--train-size", type=at_least(2, " (batch norm needs two digits in a batch)"),

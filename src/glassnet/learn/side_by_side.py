@@ -1,9 +1,10 @@
 """``glassnet learn train``: the reference network built from the learner's layers, trained beside glassnet's.
 
-Both networks start from the same weights and see the same batches in the same order; each uses
-its own layers, loss and Adam (the learner's from the workbook, glassnet's from ``nn/``). Only the
-dropout masks differ (each layer draws its own), so the two accuracies agree to within the noise
-of a few epochs, and a broken layer shows as a network that does not learn.
+Both networks start from the same weights (the learner's drawn by the learner's ``he_normal``, from
+the generator glassnet's weights come from, so they are equal when it is right) and see the same
+batches in the same order; each uses its own layers, loss and Adam (the learner's from the workbook,
+glassnet's from ``nn/``). Only the dropout masks differ (each layer draws its own), so the two agree
+to within the noise, and ``verdict.compare_predictions`` tells that noise from a real gap.
 
 The learner's code runs in this process (training is long, and a Ctrl-C stops it): whatever it raises
 or does, even sys.exit, becomes one ``LearnerCodeError`` naming the file and line.
@@ -23,13 +24,15 @@ from numpy.typing import NDArray
 
 from glassnet.errors import GlassnetError
 from glassnet.learn.learner_code import describe, import_failure, load
-from glassnet.nn.layers import BatchNorm, Dropout, Linear
+from glassnet.learn.verdict import Verdict, compare_predictions
+from glassnet.nn.kinds import record
+from glassnet.nn.layers import Linear
 from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import mlp
 from glassnet.nn.optim import Adam
 
 SIZES = (784, 256, 128, 10)
-NEEDED = ("linear", "batchnorm", "relu", "dropout", "softmax_cross_entropy", "adam")
+NEEDED = ("linear", "batchnorm", "relu", "dropout", "softmax_cross_entropy", "adam", "init")
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,25 @@ class _Network:
         self.optimizer.step()
         return float(loss)
 
-    def accuracy(self, x: NDArray[np.floating], labels: NDArray[np.intp], batch_size: int = 1000) -> float:
+    def right(self, x: NDArray[np.floating], labels: NDArray[np.intp], batch_size: int = 1000) -> NDArray[np.bool_]:
+        """Which rows of x the network classifies right, in inference mode."""
         for layer in self.layers:
             layer.training = False
-        hits = 0
+        right = []
         for start in range(0, len(x), batch_size):
             out = x[start:start + batch_size]
             for layer in self.layers:
                 out = layer.forward(out)
-            hits += int(np.count_nonzero(np.asarray(out).argmax(axis=1) == labels[start:start + batch_size]))
-        return hits / max(len(x), 1)
+            right.append(np.asarray(out).argmax(axis=1) == labels[start:start + batch_size])
+        return np.concatenate(right) if right else np.zeros(0, bool)
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Every epoch of both networks, and the verdict on their final test predictions."""
+
+    rows: list[EpochRow]
+    verdict: Verdict
 
 
 class LearnerCodeError(GlassnetError):
@@ -114,22 +126,34 @@ def _modules(folder: Path) -> dict[str, ModuleType]:
 
 
 def _yours(modules: dict[str, ModuleType], reference: list[Any], seed: int) -> _Network:
-    """The learner's network, with the reference network's initial weights copied in."""
+    """The learner's network: their layers, their initial weights drawn as glassnet's are, their loss and Adam."""
+    init = np.random.default_rng(seed)                  # the generator mlp(..., rng=default_rng(seed)) draws from
     rng = np.random.default_rng(seed + 1)
-    layers: list[Any] = []
+
+    def linear(layer: Linear) -> Any:
+        mine = modules["linear"].Linear(layer.in_features, layer.out_features, rng=rng,
+                                        bias=layer.bias is not None, dtype=np.float64)
+        weights = np.asarray(modules["init"].he_normal(init, layer.in_features, layer.out_features, np.float64))
+        if weights.shape != layer.weight.value.shape:
+            raise GlassnetError(f"your he_normal returned shape {weights.shape} for fan_in {layer.in_features} "
+                                f"and fan_out {layer.out_features}; expected {layer.weight.value.shape}")
+        mine.weight.value[...] = weights
+        return mine
+
+    # the learner's version of each layer kind of the reference network, by the kind's name (nn.kinds)
+    yours: dict[str, Callable[[Any], Any]] = {
+        "Linear": linear,
+        "BatchNorm": lambda layer: modules["batchnorm"].BatchNorm(layer.n_features, dtype=np.float64),
+        "ReLU": lambda layer: modules["relu"].ReLU(),
+        "Dropout": lambda layer: modules["dropout"].Dropout(layer.p, rng=rng),
+    }
+    layers = []
     for layer in reference:
-        if isinstance(layer, Linear):
-            mine = modules["linear"].Linear(layer.in_features, layer.out_features, rng=rng,
-                                            bias=layer.bias is not None, dtype=np.float64)
-            for p, q in zip(mine.params(), layer.params()):
-                p.value[...] = q.value
-        elif isinstance(layer, BatchNorm):
-            mine = modules["batchnorm"].BatchNorm(layer.n_features, dtype=np.float64)
-        elif isinstance(layer, Dropout):
-            mine = modules["dropout"].Dropout(layer.p, rng=rng)
-        else:
-            mine = modules["relu"].ReLU()
-        layers.append(mine)
+        kind = record(layer)["type"]
+        if kind not in yours:
+            raise GlassnetError(f"the workbook has no exercise for the layer kind {kind}; the network it trains "
+                                f"is built of {', '.join(yours)}")
+        layers.append(yours[kind](layer))
     params = [p for layer in layers for p in layer.params()]
     return _Network(layers, modules["softmax_cross_entropy"].softmax_cross_entropy, modules["adam"].Adam(params))
 
@@ -137,7 +161,7 @@ def _yours(modules: dict[str, ModuleType], reference: list[Any], seed: int) -> _
 def train_side_by_side(folder: str | Path, x_train: NDArray[np.floating], y_train: NDArray[np.integer],
                        x_test: NDArray[np.floating], y_test: NDArray[np.integer], *, epochs: int = 3,
                        batch_size: int = 128, seed: int = 0,
-                       on_epoch: Callable[[EpochRow], None] | None = None) -> list[EpochRow]:
+                       on_epoch: Callable[[EpochRow], None] | None = None) -> SideBySide:
     """Train the learner's network and glassnet's on the same data, epoch by epoch; inputs in [0, 1].
 
     Raises ``LearnerCodeError`` when the learner's code raises, naming their file and line.
@@ -164,10 +188,11 @@ def train_side_by_side(folder: str | Path, x_train: NDArray[np.floating], y_trai
                 losses["yours"].append(yours.step(x_train[batch], labels_train[batch]))
             losses["glassnet"].append(theirs.step(x_train[batch], labels_train[batch]))
         with _learners_code(folder):
-            yours_accuracy = yours.accuracy(x_test, labels_test)
-        row = EpochRow(epoch, float(np.mean(losses["yours"])), yours_accuracy,
-                       float(np.mean(losses["glassnet"])), theirs.accuracy(x_test, labels_test))
+            yours_right = yours.right(x_test, labels_test)
+        theirs_right = theirs.right(x_test, labels_test)
+        row = EpochRow(epoch, float(np.mean(losses["yours"])), float(yours_right.mean()),
+                       float(np.mean(losses["glassnet"])), float(theirs_right.mean()))
         rows.append(row)
         if on_epoch is not None:
             on_epoch(row)
-    return rows
+    return SideBySide(rows, compare_predictions(yours_right, theirs_right))

@@ -22,13 +22,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from glassnet.errors import GlassnetError
-from glassnet.learn.checks import Result
+from glassnet.learn.causes import CAUSES
 from glassnet.learn.exercises import BY_NAME, EXERCISES, TIME_LIMIT
+from glassnet.learn.result import Result
 
 GRACE = 5.0            # seconds past the limit the parent waits for the child to say where it was, then ends it
 HARD_STOP = 2 * GRACE  # seconds past the limit a child ends itself even if its parent is gone (see worker.Watchdog)
 START_LIMIT = 60.0     # seconds a child may take to import numpy and glassnet; only a broken installation needs more
 LINE_BYTES = 1 << 20   # the child's lines are a few kilobytes at most
+
+# The checks multiply matrices of a few rows: one BLAS thread does that fastest, and spares a shared machine
+# (the network exercise's checks took 0.4 s with OpenBLAS's default threads, 0.1 s with one, on a busy 2-core one).
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 Message = tuple[str, Any]
 
@@ -36,7 +41,8 @@ _SHAPES: dict[str, Callable[[Any], bool]] = {       # what each kind of line the
     "ready": lambda v: v is True,
     "begin": lambda v: isinstance(v, str),
     "check": lambda v: isinstance(v, str),
-    "result": lambda v: isinstance(v, list) and [type(x) for x in v] == [str, bool, str],
+    "result": lambda v: isinstance(v, list) and [type(x) for x in v[:3]] == [str, bool, str] and len(v) == 4
+    and (v[3] is None or v[3] in CAUSES),
     "end": lambda v: isinstance(v, str),
     "timeout": lambda v: isinstance(v, list) and len(v) == 2 and isinstance(v[0], (str, type(None)))
     and isinstance(v[1], (int, type(None))),
@@ -120,13 +126,13 @@ class _Session:
         elif kind == "end":
             self.exercise, self.ended = None, self.ended + 1
         elif kind == "timeout" and self.exercise is not None:
-            self._fail(self._timed_out(*value))
+            self._fail(self._timed_out(*value), "timeout")
             return self.names[self.ended + 1:]
         elif kind == "changed" and self.exercise is not None:
             self.results = [r for r in self.results if r.exercise != self.exercise]     # computed with its code
             self.check = "numpy and glassnet left as they were"
             self._fail(f"{self.exercise}.py replaced {value}; the checks compute with numpy and glassnet, so they "
-                       "could no longer be trusted. Leave their functions as they are")
+                       "could no longer be trusted. Leave their functions as they are", "replaced-library")
             return self.names[self.ended + 1:]
         elif kind == "done":
             return []
@@ -140,7 +146,7 @@ class _Session:
                                 "import numpy and glassnet")
         if self.exercise is None:
             return self._between("stopped answering")
-        self._fail(self._timed_out(None, None))
+        self._fail(self._timed_out(None, None), "timeout")
         return self.names[self.ended + 1:]
 
     def _ended(self, status: int) -> list[str]:
@@ -151,7 +157,7 @@ class _Session:
                                 "glassnet")
         if self.exercise is None:
             return self._between(f"ended (exit status {status})")
-        self._fail(f"{self.exercise}.py: {_why_ended(status)}")
+        self._fail(f"{self.exercise}.py: {_why_ended(status)}", "ended")
         return self.names[self.ended + 1:]
 
     def _between(self, what: str) -> list[str]:
@@ -168,9 +174,9 @@ class _Session:
             return f"{file}, line {line}: the file did not finish importing within {limit}: an endless loop?"
         return f"{file}, line {line}: {function} did not return within {limit}: an endless loop?"
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, cause: str) -> None:
         assert self.exercise is not None
-        self.results.append(Result(self.exercise, self.check, False, message))
+        self.results.append(Result(self.exercise, self.check, False, message, cause))
 
 
 def _why_ended(status: int) -> str:
@@ -189,7 +195,8 @@ def _start(folder: Path, names: list[str], limit: float) -> subprocess.Popen[byt
     """The child, in a session of its own: a Ctrl-C reaches this process alone, and ``_stop`` ends its forks too."""
     command = [sys.executable, "-P", "-m", "glassnet.learn.worker", repr(limit), str(folder), *names]
     try:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True,
+                                env=os.environ | ONE_THREAD)
     except OSError as e:
         raise GlassnetError(f"cannot start a Python process to check the exercises ({sys.executable}: "
                             f"{e.strerror or e})") from e

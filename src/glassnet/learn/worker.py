@@ -7,7 +7,7 @@ with, each carrying its process id:
     {"ready": true}                         imports done; the learner's code comes next
     {"begin": "linear"}                     an exercise starts: its file is imported
     {"check": "forward"}                    one of its checks starts
-    {"result": ["forward", false, "…"]}     that check's verdict: name, passed, message
+    {"result": ["forward", false, "…", "relu.abs"]}   that check's verdict: name, passed, message, cause (or null)
     {"end": "linear"}                       the exercise is done
     {"timeout": ["Linear.backward", 40]}    it ran past LIMIT seconds, there (function and line, or nulls)
     {"changed": "numpy.maximum"}            its code replaced a function the checks rely on
@@ -25,15 +25,17 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import IO, Any, NoReturn
 
 import numpy as np
 
-from glassnet.learn.checks import Checks, Result
+from glassnet.learn.checks import Checks
 from glassnet.learn.exercises import BY_NAME, Exercise
 from glassnet.learn.learner_code import ExerciseFileError, import_failure, load
+from glassnet.learn.result import Result
 from glassnet.learn.supervisor import HARD_STOP
 
 
@@ -130,28 +132,30 @@ def _relied_on(module: str) -> bool:
     return module in ("math", "builtins") or module.split(".")[0] in ("numpy", "glassnet")
 
 
-def check_exercise(exercise: Exercise, path: Path, channel: Channel) -> None:
+def check_exercise(exercise: Exercise, checks: Callable[[ModuleType, Checks], None], path: Path,
+                   channel: Channel) -> None:
     """Import the learner's file and run the exercise's checks on it, sending each check and result."""
 
     def report(result: Result) -> None:
-        channel.send(result=[result.check, result.passed, result.message])
+        channel.send(result=[result.check, result.passed, result.message, result.cause])
 
     try:
         module = load(path)
     except ExerciseFileError as e:
-        report(Result(exercise.name, "file", False, str(e)))
+        report(Result(exercise.name, "file", False, str(e), "file"))
         return
     except BaseException as e:                          # whatever the file's code raises or does, even sys.exit
-        report(Result(exercise.name, "import", False, import_failure(path, e)))
+        report(Result(exercise.name, "import", False, import_failure(path, e), "import"))
         return
-    exercise.check(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
+    checks(module, Checks(exercise.name, path, started=lambda name: channel.send(check=name),
                                   report=report))
 
 
 def main(arguments: list[str]) -> None:
     limit, folder, names = float(arguments[0]), Path(arguments[1]).absolute(), arguments[2:]
     channel = Channel()
-    untouched = Untouched()
+    checks = {name: BY_NAME[name].check_function() for name in names}   # imported before any learner's file runs,
+    untouched = Untouched()                                               # so that what they import is watched too
     devnull = open(os.devnull, "w")                     # faulthandler writes there; open until the process ends
     channel.send(ready=True)
     for name in names:
@@ -159,7 +163,7 @@ def main(arguments: list[str]) -> None:
         path = folder / f"{name}.py"
         # numpy's error state and the warning filters are put back after each exercise, whatever it set
         with Watchdog(channel, path, limit, devnull), np.errstate(**np.geterr()), warnings.catch_warnings():
-            check_exercise(BY_NAME[name], path, channel)
+            check_exercise(BY_NAME[name], checks[name], path, channel)
         replaced = untouched.changed()
         if replaced is not None:
             channel.send(changed=replaced)

@@ -1,12 +1,16 @@
 """Exercise 7: Adam (Kingma & Ba, 2014), with bias correction.
 
-For each parameter θ with gradient g, at step t = 1, 2, …:
+For each parameter θ with gradient g, at step t = 1, 2, …, two moving averages start at 0:
     m ← β₁ m + (1 − β₁) g             v ← β₂ v + (1 − β₂) g²
-    m̂ = m / (1 − β₁ᵗ)                 v̂ = v / (1 − β₂ᵗ)
+and the step is
     θ ← θ − lr · m̂ / (√v̂ + eps)
+where m̂ and v̂ are m and v corrected for having started at 0: unbiased estimates of E[g] and
+E[g²] at step t. Derive the correction: what is E[m] after t steps, if every g has mean E[g]?
 
-Update each p.value in place (p.value -= ...), so that the layers see the change.
-Read first: docs page "Adam and the schedule".   Check with:  glassnet learn check . adam
+Keep t, and one m and one v per parameter, in the attributes below; update each p.value in place
+(p.value -= ...), so that the layers see the change.
+Read first: docs page "Adam and the schedule".     Stuck? glassnet learn hint adam
+Check with:  glassnet learn check . adam
 """
 
 import numpy as np
@@ -25,4 +29,4 @@ class Adam:
 
     def step(self) -> None:
         """One update of every parameter from its p.grad."""
-        raise NotImplementedError("t += 1; update m and v; correct both; move each p.value")
+        raise NotImplementedError("count the step, update m and v, correct them, move each p.value")

@@ -1,14 +1,19 @@
-"""Exercise 6: the batch normalization layer, with the compact backward formula.
+"""Exercise 6: the batch normalization layer, with a compact backward pass.
 
-Training: μ, σ² (biased) of the batch, x̂ = (x − μ)/√(σ² + eps), y = γ x̂ + β, and the running
-averages  running = (1 − momentum) · running + momentum · batch  (with the *unbiased* variance
-σ² · N/(N − 1) for running_var). Inference (self.training is False): the running averages replace μ, σ².
+Training: μ, σ² (biased) of the batch, per feature; x̂ = (x − μ)/√(σ² + eps), y = γ x̂ + β; and the
+running averages  running = (1 − momentum) · running + momentum · batch  (with the *unbiased*
+variance σ² · N/(N − 1) for running_var), updated in place. Inference (self.training is False):
+the running averages take the place of μ and σ², and nothing is updated.
 
-Backward (training), with G = ∂L/∂y and s = 1/√(σ² + eps):
-    ∂L/∂β = Σₙ G      ∂L/∂γ = Σₙ G x̂      ∂L/∂x = γ s / N · (N G − ∂L/∂β − x̂ · ∂L/∂γ)
-Backward (inference): μ, σ² are constants, so ∂L/∂x = γ s_running · G.
-Backward follows the mode of the forward pass it differentiates.
-Read first: docs page "Batch normalization".   Check with:  glassnet learn check . batchnorm
+backward receives G = ∂L/∂y (N, D). It assigns self.gamma.grad and self.beta.grad, both (D,), and
+returns ∂L/∂x (N, D). After a training forward, fold the node-by-node steps of exercise 5 into one
+expression for ∂L/∂x; after an inference forward μ and σ² are constants. backward follows the
+mode of the forward pass it differentiates, not the mode the layer is in now.
+
+Rules of every layer: forward never changes its input, and caches what backward needs; backward
+assigns each parameter's gradient, returns a new array and never changes its argument.
+Read first: docs page "Batch normalization".     Stuck? glassnet learn hint batchnorm
+Check with:  glassnet learn check . batchnorm
 """
 
 import numpy as np
@@ -25,7 +30,7 @@ class BatchNorm:
         self.running_mean = np.zeros(n_features, dtype)
         self.running_var = np.ones(n_features, dtype)
         self.training = True
-        self.cache = None                               # set it in forward: x̂, s, and the mode
+        self.cache = None                               # set it in forward, with the mode it ran in
 
     def params(self) -> list[Param]:
         return [self.gamma, self.beta]
@@ -38,4 +43,4 @@ class BatchNorm:
                                   "self.running_mean[...] = ...); inference: the running averages")
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("assign gamma.grad and beta.grad; return ∂L/∂x by the compact formula")
+        raise NotImplementedError("assign gamma.grad and beta.grad, return ∂L/∂x (glassnet learn hint batchnorm)")

@@ -1,10 +1,16 @@
 """Exercise 4: inverted dropout.
 
-    training:  y = x · mask,   mask = keep / (1 − p),   keep ~ Bernoulli(1 − p) drawn from self.rng
+    training:  y = x · mask,   mask = keep / (1 − p),   keep ~ Bernoulli(1 − p), one draw per entry,
+               drawn from self.rng (so that one seed fixes the run)
     inference: y = x           (E[y] = x in training, so nothing needs rescaling at test time)
-    backward:  ∂L/∂x = G · mask      (the mask of the forward pass)
 
-Read first: docs page "ReLU and dropout".   Check with:  glassnet learn check . dropout
+p is the probability of *dropping* a unit. backward receives G = ∂L/∂y and returns ∂L/∂x; derive
+it for the forward pass that ran last (training or inference).
+
+Rules of every layer: forward never changes its input, and caches what backward needs; backward
+draws nothing, returns a new array and never changes its argument.
+Read first: docs page "ReLU and dropout".       Stuck? glassnet learn hint dropout
+Check with:  glassnet learn check . dropout
 """
 
 import numpy as np
@@ -17,7 +23,7 @@ class Dropout:
         self.p = p
         self.rng = rng
         self.training = True
-        self.mask = None                                # the cache: the mask of the last forward
+        self.mask = None                                # the cache: set it in forward
 
     def params(self) -> list[Param]:
         return []
@@ -26,8 +32,8 @@ class Dropout:
         return {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """In training, draw keep = self.rng.random(x.shape) >= p and scale kept units; identity otherwise."""
-        raise NotImplementedError("training: mask = keep / (1 − p), return x · mask; eval: return x")
+        """In training, keep = self.rng.random(x.shape) >= p and scale the kept units; the identity otherwise."""
+        raise NotImplementedError("training: y = x · mask; inference: y = x")
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("G · mask in training; G itself when forward was the identity")
+        raise NotImplementedError("derive ∂L/∂x first (glassnet learn hint dropout)")

@@ -1,14 +1,16 @@
 """Exercise 8: He initialization (He et al., 2015).
 
-    W ~ N(0, 2 / fan_in), shape (fan_in, fan_out)
+    W ~ N(0, σ²), independent entries, shape (fan_in, fan_out)
 
-The factor 2 makes up for ReLU zeroing half of its inputs, so that E[z²] stays the same from layer to
-layer. Draw only from the generator you are given: one seed must fix the whole run.
-Read first: docs page "He initialization".   Check with:  glassnet learn check . init
+Choose σ² so that the variance of z = x W stays the same from layer to layer when each layer's
+input x comes out of a ReLU: derive it from Var(z) in terms of Var(w) and E[x²]. Draw only from
+the generator you are given (rng.standard_normal): one seed must fix the whole run.
+Read first: docs page "He initialization".     Stuck? glassnet learn hint init
+Check with:  glassnet learn check . init
 """
 
 import numpy as np
 
 
 def he_normal(rng: np.random.Generator, fan_in: int, fan_out: int, dtype: type = np.float32) -> np.ndarray:
-    raise NotImplementedError("standard normal draws from rng, times √(2 / fan_in), in the given dtype")
+    raise NotImplementedError("standard normal draws from rng, times the σ you derived, in the given dtype")

@@ -2,14 +2,18 @@
 
     Z = X W + b          X (N, D_in), W (D_in, D_out), b (D_out,), Z (N, D_out)
 
-Backward, with G = ∂L/∂Z of shape (N, D_out):
+backward receives G = ∂L/∂Z, of shape (N, D_out). It must
+    assign self.weight.grad     ∂L/∂W, of shape (D_in, D_out)
+    assign self.bias.grad       ∂L/∂b, of shape (D_out,)          (when the layer has a bias)
+    return                      ∂L/∂X, of shape (N, D_in)
+Derive them: write one entry of Z as a sum, and find every entry of Z a weight, a bias or an
+input touches.
 
-    ∂L/∂W = Xᵀ G  (D_in, D_out)      ∂L/∂b = Σₙ G  (D_out,)      ∂L/∂X = G Wᵀ  (N, D_in)
-
-Rules of every layer: forward caches what backward needs; backward *assigns*
-each parameter's gradient (self.weight.grad = ...), returns ∂L/∂X, and never
-changes its argument.
-Read first: docs page "The linear layer".   Check with:  glassnet learn check . linear
+Rules of every layer: forward never changes its input, and caches what backward needs; backward
+*assigns* each parameter's gradient (self.weight.grad = ...), returns ∂L/∂X, and never changes its
+argument or a parameter's value.
+Read first: docs page "The linear layer".       Stuck? glassnet learn hint linear
+Check with:  glassnet learn check . linear
 """
 
 import numpy as np
@@ -34,9 +38,9 @@ class Linear:
         return {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Z = X W + b (no bias term when self.bias is None). Cache X for backward."""
-        raise NotImplementedError("compute Z = X W (+ b) and keep X in self.x")
+        """Z = X W + b (no bias term when self.bias is None); keep what backward will need."""
+        raise NotImplementedError("compute Z = X W (+ b), and cache what backward needs")
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """Assign self.weight.grad (and self.bias.grad); return ∂L/∂X."""
-        raise NotImplementedError("dW = Xᵀ G, db = Σₙ G, return G Wᵀ")
+        raise NotImplementedError("derive ∂L/∂W, ∂L/∂b and ∂L/∂X first (glassnet learn hint linear)")

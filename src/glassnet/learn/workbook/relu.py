@@ -1,8 +1,15 @@
 """Exercise 2: ReLU.
 
-    y = max(x, 0)         ∂L/∂x = G where x > 0, else 0        (any shape)
+    y = max(x, 0)         element-wise, any shape
 
-Read first: docs page "ReLU and dropout".   Check with:  glassnet learn check . relu
+backward receives G = ∂L/∂y (the shape of y) and returns ∂L/∂x (the shape of x). Derive the
+derivative of max(x, 0) on each side of 0; at exactly 0 it has none: take 0 there, as every
+framework does.
+
+Rules of every layer: forward never changes its input, and caches what backward needs; backward
+returns a new array and never changes its argument.
+Read first: docs page "ReLU and dropout".       Stuck? glassnet learn hint relu
+Check with:  glassnet learn check . relu
 """
 
 import numpy as np
@@ -13,7 +20,7 @@ from glassnet.nn.params import Param
 class ReLU:
     def __init__(self) -> None:
         self.training = True
-        self.active = None                              # the cache: where x > 0
+        self.active = None                              # the cache: set it in forward
 
     def params(self) -> list[Param]:
         return []
@@ -22,7 +29,7 @@ class ReLU:
         return {}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("remember where x > 0, return max(x, 0)")
+        raise NotImplementedError("return max(x, 0), a new array, and cache what backward needs")
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("let G through where x was > 0, zero elsewhere (a new array)")
+        raise NotImplementedError("derive ∂L/∂x first (glassnet learn hint relu)")

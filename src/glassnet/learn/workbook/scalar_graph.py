@@ -2,22 +2,21 @@
 
     a, b, c are numbers.      u = a · b      v = u + c      f = v²
 
-Forward: compute u, v and f. Backward: the chain rule, from the output back,
-one node at a time:
-
-    ∂f/∂v = 2v        ∂f/∂u = ∂f/∂v · ∂v/∂u = ∂f/∂v · 1       ∂f/∂c = ∂f/∂v · 1
-    ∂f/∂a = ∂f/∂u · ∂u/∂a = ∂f/∂u · b                          ∂f/∂b = ∂f/∂u · a
+forward returns the value of every node. backward returns the derivative of f with respect to
+every input and node (∂f/∂a, ∂f/∂b, ∂f/∂c, ∂f/∂u, ∂f/∂v), found with the chain rule from the
+output back, one node at a time. Derive each on paper first.
 
 Read first: the docs' page "Backpropagation, from one node to the MLP".
+Stuck? glassnet learn hint scalar_graph        (three steps, one a call)
 Check with:  glassnet learn check . scalar_graph
 """
 
 
 def forward(a: float, b: float, c: float) -> dict[str, float]:
     """The value of every node: {"u": …, "v": …, "f": …}."""
-    raise NotImplementedError("compute u = a·b, v = u + c and f = v², and return them in a dict")
+    raise NotImplementedError("compute u, v and f, and return them in a dict")
 
 
 def backward(a: float, b: float, c: float) -> dict[str, float]:
-    """∂f/∂x for every input and node: {"a": …, "b": …, "c": …, "u": …, "v": …}."""
-    raise NotImplementedError("apply the chain rule from f back to a, b and c (use forward for the values)")
+    """∂f/∂node for every input and node: {"a": …, "b": …, "c": …, "u": …, "v": …}."""
+    raise NotImplementedError("apply the chain rule from f back to a, b and c (forward gives the values)")
