@@ -137,6 +137,7 @@ PLANTED = [
      "dropout.inference-scaled"),
     ("dropout", ("self.mask = None\n            return x\n", "return x\n"), "dropout.stale-mask"),
     ("dropout", ("return x * self.mask", "x *= self.mask\n        return x"), "changed-input"),
+    ("dropout", ("self.mask = self.mask.astype(x.dtype)", "pass"), "dropout.upcasts"),
     ("dropout", ("return grad_out.copy() if self.mask is None else grad_out * self.mask",
                  "return grad_out * self.mask"), "none-value"),
     # 5. batchnorm_graph

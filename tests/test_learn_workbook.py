@@ -47,7 +47,7 @@ def test_no_stub_states_a_backward_formula(name):
 def test_each_stub_points_to_its_hints_its_check_and_its_docs_page(name):
     text = stub(name)
     assert f"glassnet learn hint {name}" in text and f"glassnet learn check . {name}" in text
-    assert "Read first:" in text and "raise NotImplementedError(" in text
+    assert "to compare once yours passes: docs page" in text and "raise NotImplementedError(" in text
 
 
 def test_the_old_stubs_would_have_failed_the_formula_test():

@@ -82,6 +82,7 @@ MISTAKES = {
     "dropout.new-mask": "backward draws a new mask",
     "dropout.backward-no-mask": "backward lets G through everywhere",
     "dropout.backward-unscaled": "backward multiplies by keep without 1/(1 − p)",
+    "dropout.upcasts": "a float32 input comes out float64 (the mask made in float64)",
     "dropout.inference-drops": "units dropped in inference",
     "dropout.inference-scaled": "inference multiplied by 1 − p",
     "dropout.stale-mask": "backward after an inference forward uses an old mask",

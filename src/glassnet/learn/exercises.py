@@ -120,7 +120,7 @@ reference network built from them (your init too) beside glassnet's:
 
     glassnet learn train {folder}
 
-| # | file | exercise | read first (docs) |
+| # | file | exercise | the worked derivation (docs), to compare once yours passes |
 |---|---|---|---|
 {rows}
 

@@ -52,9 +52,10 @@ remember that it was the identity, in inference); backward draws nothing.""",
         """backward returns a dict: ∂L/∂node for beta, gamma, x_hat, inv_std, var, centred, mu and x, each
 of its node's shape ((D,) or (N, D)). Go in that order: each uses the ones before it. A node of
 shape (D,) used in an (N, D) expression was broadcast over the batch, so its gradient sums over
-the batch (axis=0). centred reaches the loss along two paths (through x_hat and through var), x
-along two (through centred and through mu): add the paths.""",
-        """y = γ x̂ + β: ∂y/∂β = 1, ∂y/∂γ = x̂, ∂y/∂x̂ = γ.   x̂ = centred · inv_std: ∂/∂centred = inv_std,
+the batch (axis=0). Draw the graph first: a node that feeds two others reaches the loss along
+two paths, and its gradient adds them.""",
+        """centred feeds x_hat and var, x feeds centred and mu: each gradient adds its two paths.
+y = γ x̂ + β: ∂y/∂β = 1, ∂y/∂γ = x̂, ∂y/∂x̂ = γ.   x̂ = centred · inv_std: ∂/∂centred = inv_std,
 ∂/∂inv_std = centred.   inv_std = (var + ε)^(−½): ∂/∂var = −½ (var + ε)^(−3/2).
 var = (1/N) Σₙ centredₙ²: ∂var/∂centredₙ = 2 centredₙ / N.   centred = x − μ: ∂/∂x = 1, ∂/∂μ = −1.
 μ = (1/N) Σₙ xₙ: ∂μ/∂xₙ = 1/N.""",

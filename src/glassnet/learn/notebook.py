@@ -38,7 +38,8 @@ shows how many steps each exercise used. Each exercise has {TIME_LIMIT:g} second
 The solutions are on {DOCS}, folded."""),
              ("code", "from glassnet.learn import hint, report")]
     for i, exercise in enumerate(EXERCISES):
-        found += [("markdown", f"## {i}. {exercise.title}\n\nRead first: the docs page `{exercise.page}`."),
+        found += [("markdown", f"## {i}. {exercise.title}\n\nDerive it here; the worked derivation, to compare once "
+                               f"yours passes, is the docs page `{exercise.page}`."),
                   ("code", f"%%writefile {exercise.name}.py\n{stub(exercise.name)}"),
                   ("code", f'report(".", ["{exercise.name}"])        # stuck? hint(".", "{exercise.name}")')]
     return found

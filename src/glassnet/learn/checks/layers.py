@@ -193,6 +193,16 @@ def check_dropout(module: ModuleType, checks: Checks) -> None:
                 "the mask must come from the layer's generator (self.rng): the same seed must give the same "
                 "mask, another seed another one", "dropout.global-rng")
 
+    def keeps_dtype() -> None:
+        layer = module.Dropout(P, rng=np.random.default_rng(13))
+        x = np.ones((6, 5), np.float32)
+        for what, array in (("the output", forward(layer.forward, x)),
+                            ("∂L/∂x", backward(layer.backward, np.ones_like(x)))):
+            dtype = getattr(array, "dtype", type(array).__name__)
+            require(dtype == np.float32, f"for a float32 input, {what} is {dtype}: a mask made as keep / (1 − p) is "
+                    "float64, and x times it too; make the mask in x's dtype (.astype(x.dtype)), so that a float32 "
+                    "network stays float32", "dropout.upcasts")
+
     def finite_differences() -> None:
         gradcheck(module.Dropout(0.5, rng=np.random.default_rng(10)),
                   np.random.default_rng(11).standard_normal((7, 6)), np.random.default_rng(12))
@@ -200,6 +210,7 @@ def check_dropout(module: ModuleType, checks: Checks) -> None:
     checks.run_in_order(("training: drop with probability p, scale by 1/(1 − p)", scaling),
                         ("masks come from the layer's generator", seeded),
                         ("backward with the forward's mask", backward_pass), ("inference is the identity", inference),
+                        ("float32 in, float32 out", keeps_dtype),
                         ("backward against finite differences", finite_differences))
 
 

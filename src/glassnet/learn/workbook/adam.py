@@ -9,7 +9,8 @@ E[g²] at step t. Derive the correction: what is E[m] after t steps, if every g 
 
 Keep t, and one m and one v per parameter, in the attributes below; update each p.value in place
 (p.value -= ...), so that the layers see the change.
-Read first: docs page "Adam and the schedule".     Stuck? glassnet learn hint adam
+Stuck? glassnet learn hint adam  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "Adam and the schedule".
 Check with:  glassnet learn check . adam
 """
 

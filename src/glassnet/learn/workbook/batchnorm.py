@@ -12,7 +12,8 @@ mode of the forward pass it differentiates, not the mode the layer is in now.
 
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 assigns each parameter's gradient, returns a new array and never changes its argument.
-Read first: docs page "Batch normalization".     Stuck? glassnet learn hint batchnorm
+Stuck? glassnet learn hint batchnorm  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "Batch normalization".
 Check with:  glassnet learn check . batchnorm
 """
 

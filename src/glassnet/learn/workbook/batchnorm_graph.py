@@ -12,7 +12,8 @@ Go from y back to x, one node at a time, as in exercise 0: each node's gradient 
 gradients of the nodes it feeds. Derive each local derivative on paper first; the next exercise
 folds these steps into one formula.
 
-Read first: docs page "Batch normalization".     Stuck? glassnet learn hint batchnorm_graph
+Stuck? glassnet learn hint batchnorm_graph  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "Batch normalization".
 Check with:  glassnet learn check . batchnorm_graph
 """
 

@@ -5,7 +5,8 @@
 Choose σ² so that the variance of z = x W stays the same from layer to layer when each layer's
 input x comes out of a ReLU: derive it from Var(z) in terms of Var(w) and E[x²]. Draw only from
 the generator you are given (rng.standard_normal): one seed must fix the whole run.
-Read first: docs page "He initialization".     Stuck? glassnet learn hint init
+Stuck? glassnet learn hint init  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "He initialization".
 Check with:  glassnet learn check . init
 """
 

@@ -12,7 +12,8 @@ input touches.
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 *assigns* each parameter's gradient (self.weight.grad = ...), returns ∂L/∂X, and never changes its
 argument or a parameter's value.
-Read first: docs page "The linear layer".       Stuck? glassnet learn hint linear
+Stuck? glassnet learn hint linear  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "The linear layer".
 Check with:  glassnet learn check . linear
 """
 

@@ -10,8 +10,10 @@ the name as key and the shape of values[name] (or params[name]). Go in GRADIENTS
 loss back; each gradient is made of the ones before it. Every piece is one you met in exercises 1
 to 6, but ∂L/∂probs. The check gives backward glassnet's own values, compares each gradient with
 glassnet's own backward, and names the first wrong one and the ones computed from it.
-Read first: docs page "Batch normalization", and the on-ramp's tiny network.
-Stuck? glassnet learn hint network          Check with:  glassnet learn check . network
+Stuck? glassnet learn hint network  (one step at a time)
+Worked derivations, to compare once yours passes: docs page "Batch normalization", the page "Softmax and
+cross-entropy", and the on-ramp's tiny network.
+Check with:  glassnet learn check . network
 """
 
 import numpy as np

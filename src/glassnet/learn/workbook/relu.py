@@ -8,7 +8,8 @@ framework does.
 
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 returns a new array and never changes its argument.
-Read first: docs page "ReLU and dropout".       Stuck? glassnet learn hint relu
+Stuck? glassnet learn hint relu  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "ReLU and dropout".
 Check with:  glassnet learn check . relu
 """
 

@@ -6,8 +6,9 @@ forward returns the value of every node. backward returns the derivative of f wi
 every input and node (∂f/∂a, ∂f/∂b, ∂f/∂c, ∂f/∂u, ∂f/∂v), found with the chain rule from the
 output back, one node at a time. Derive each on paper first.
 
-Read first: the docs' page "Backpropagation, from one node to the MLP".
-Stuck? glassnet learn hint scalar_graph        (three steps, one a call)
+Stuck? glassnet learn hint scalar_graph  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "Backpropagation, from one node to the
+MLP" (it works this very graph: derive yours first).
 Check with:  glassnet learn check . scalar_graph
 """
 

@@ -8,7 +8,8 @@ Subtracting each row's max changes nothing mathematically and keeps exp from ove
 (log-sum-exp). Never compute log(p + eps): that is neither stable nor exact.
 Return L and ∂L/∂Z, of shape (N, C); derive ∂L/∂Z for one sample first. Leave the arguments
 unchanged.
-Read first: docs page "Softmax and cross-entropy".     Stuck? glassnet learn hint softmax_cross_entropy
+Stuck? glassnet learn hint softmax_cross_entropy  (one step at a time)
+Worked derivation, to compare once yours passes: docs page "Softmax and cross-entropy".
 Check with:  glassnet learn check . softmax_cross_entropy
 """
 
