@@ -30,8 +30,8 @@ import numpy as np
 from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
 from glassnet.nn.fused import FusedMLP
+from glassnet.nn.kinds import fold
 from glassnet.nn.model import mlp
-from glassnet.nn.program import fold
 from glassnet.train import TrainData, TrainingState, train_epoch
 
 SIZES = [784, 256, 128, 10]

@@ -313,6 +313,10 @@ def test_info_shows_a_damaged_record_as_absent(tmp_path, record, flags, capsys):
     {"history": [{"epoch": "one", "train_loss": 0.1, "train_accuracy": 0.9, "eval_loss": 0.1,
                   "eval_accuracy": 0.9, "lr": 0.001, "seconds": 1.0}]},
     {"epoch": "x"},
+    {"early_stopping": "abc"},
+    {"early_stopping": {}},
+    {"early_stopping": {"best": "x", "best_epoch": 1, "wait": 0}},
+    {"step": 10**400},
 ])
 def test_resume_from_a_damaged_training_record_is_one_clear_line(run_dir, data_dir, tmp_path, capsys, damage):
     import shutil

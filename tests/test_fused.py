@@ -140,7 +140,7 @@ def test_the_layers_engine_updates_with_the_textbook_adam(engine, textbook_steps
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
 @pytest.mark.parametrize("options", [{"dropout": 0.2}, {"dropout": 0.0, "batchnorm": False}])
 def test_folded_inference_equals_the_layers(dtype, tol, options):
-    from glassnet.nn.program import fold
+    from glassnet.nn.kinds import fold
 
     rng = np.random.default_rng(3)
     model = mlp([784, 64, 32, 10], rng=rng, dtype=dtype, **options)
@@ -154,3 +154,12 @@ def test_folded_inference_equals_the_layers(dtype, tol, options):
     assert folded.dtype == dtype
     np.testing.assert_allclose(folded, expected, rtol=0, atol=tol * np.abs(expected).max())
     np.testing.assert_allclose(fold(model).infer(x[:1]), folded[:1], rtol=0, atol=tol * np.abs(expected).max())
+
+
+def test_a_batch_of_one_is_refused_as_the_layers_refuse_it(rng):
+    model = mlp([6, 4, 3], rng=rng, dtype=np.float64)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        model.forward(rng.random((1, 6)))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        FusedMLP(model).forward_backward(rng.random((1, 6)), rng.integers(0, 3, 1))
+    assert np.isfinite(model.buffers()["1.running_var"]).all()

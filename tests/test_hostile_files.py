@@ -218,3 +218,13 @@ def test_onnx_export_without_the_extra_names_it(tmp_path, model, monkeypatch, ca
 def test_predict_reads_a_digit_array_named_beside_endless_ones(tmp_path, model, capsys):
     np.save(tmp_path / "digit.npy", synthetic_digits(1, 1)[0][0])
     assert main(["predict", str(model), str(tmp_path / "digit.npy")]) == 0
+
+
+def test_a_number_beyond_float64_in_metadata_is_refused(tmp_path, model, capsys):
+    with np.load(model) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    text = arrays["meta"].tobytes().decode()[:-1] + ', "metrics": {"test": {"accuracy": 1e400}}}'
+    arrays["meta"] = np.frombuffer(text.encode(), np.uint8)
+    np.savez(tmp_path / "big.npz", **arrays)
+    assert main(["info", str(tmp_path / "big.npz"), "--json"]) == 1
+    assert "1e400 is beyond any float glassnet writes" in capsys.readouterr().err

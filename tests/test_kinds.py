@@ -13,12 +13,12 @@ import pytest
 from glassnet.checkpoint import load_model, save_checkpoint
 from glassnet.nn.fused import FusedAdam, FusedMLP
 from glassnet.nn.gradcheck import check_layer
-from glassnet.nn.kinds import KINDS, kind_of, record
+from glassnet.nn.kinds import KINDS, fold, kind_of, record
 from glassnet.nn.layers import ACTIVATIONS, GELU, BatchNorm, Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import Adam
-from glassnet.nn.program import fold, op_name
+from glassnet.nn.program import Affine, op_name
 
 F64 = np.float64
 
@@ -177,3 +177,49 @@ def test_an_operation_a_runtime_does_not_know_is_refused_before_anything_is_writ
         with pytest.raises(GlassnetError, match=r"cannot run the operation.* gelu"):
             onnx.write_onnx(model, tmp_path / "model.onnx")
         assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_an_activation_said_homogeneous_is_x_times_its_derivative(activation):
+    """The fused step applies f′ as a gate for a homogeneous activation: f(x) = x · f′(x) must hold everywhere,
+    far from 0 too (a ReLU6 that inherited the flag from ReLU would break above 6)."""
+    layer = ACTIVATIONS[activation]()
+    x = np.linspace(-100, 100, 20_001)
+    holds = np.allclose(layer.function(x), x * layer.derivative(x, layer.function(x)), rtol=1e-12, atol=1e-12)
+    assert holds or not layer.homogeneous
+
+
+def test_the_fused_step_uses_the_layers_own_slope():
+    def model():
+        rng = np.random.default_rng(3)
+        return Sequential([Linear(10, 8, rng=rng, bias=False, dtype=F64), BatchNorm(8, dtype=F64), LeakyReLU(0.3),
+                           Dropout(0.2, rng=rng), Linear(8, 3, rng=rng, dtype=F64)])
+
+    layered, fused = model(), model()
+    fast, data = FusedMLP(fused), np.random.default_rng(4)
+    x, labels = data.random((9, 10)) * 4 - 2, data.integers(0, 3, 9)
+    _, grad = softmax_cross_entropy(layered.forward(x), labels)
+    layered.backward(grad, input_grad=False)
+    fast.forward_backward(x, labels)
+    for (name, p), q in zip(layered.named_params().items(), fused.params()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_the_web_exports_list_of_operations_is_its_javascripts():
+    """export/web.py refuses what glassnet-web.js's OPS table cannot run: the two lists must be one."""
+    import re
+    from importlib import resources
+
+    from glassnet.export.web import WEB_OPS
+
+    script = resources.files("glassnet.export").joinpath("web_static", "glassnet-web.js").read_text()
+    table = script[script.index("const OPS = {"):script.index("};", script.index("const OPS = {"))]
+    assert sorted(re.findall(r"^  (\w+): ", table, flags=re.M)) == sorted(WEB_OPS)
+
+
+def test_the_numpy_runtime_refuses_an_operation_it_does_not_know():
+    from glassnet.nn.program import Elementwise, Program
+
+    program = Program((Affine(np.eye(2), np.zeros(2)), Elementwise("swish", {})))
+    with pytest.raises(TypeError, match="does not know the operation 'swish'"):
+        program.infer(np.ones((1, 2)))

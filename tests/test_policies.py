@@ -80,3 +80,93 @@ def test_a_negative_or_infinite_clip_is_refused():
     for value in (-1.0, math.inf):
         with pytest.raises(ConfigError, match="clip_grad_norm"):
             TrainConfig(clip_grad_norm=value)
+
+
+def test_a_divergence_in_an_epochs_last_update_is_a_divergence_not_a_traceback(data, tmp_path):
+    one_batch = dataclasses.replace(CONFIG, batch_size=150, lr=1e30, schedule="constant", dropout=0.0,
+                                    dtype="float32", epochs=3)
+    with pytest.raises(DivergenceError, match=r"non-finite loss at step \d+ \(lr 1e\+30\) in epoch \d"):
+        fit(one_batch, data, run_dir=tmp_path / "run")
+
+
+class Raises(Callback):
+    def __init__(self, error):
+        self.error = error
+
+    def on_batch_end(self, step, logs):
+        if step == 2:
+            raise self.error
+
+
+@pytest.mark.parametrize("error", [MemoryError(), OSError(), RuntimeError("")], ids=type)
+def test_an_error_without_a_message_reaches_the_caller_as_itself(data, error):
+    ends = Ends()
+    with pytest.raises(type(error)):
+        fit(CONFIG, data, callbacks=[Raises(error), ends])
+    assert ends.ends == [{"stop_reason": type(error).__name__, "finished": False}]
+
+
+def test_clipping_scales_gradients_too_large_for_float32_squares():
+    from glassnet.nn.model import mlp
+    from glassnet.train.clipping import GradientClipping
+
+    model = mlp([4, 3, 2], rng=np.random.default_rng(0))
+    for p in model.params():
+        p.grad[...] = np.float32(1e20)
+    clipping = GradientClipping(1.0)
+    clipping.on_fit_start(model, {})
+    logs = {"lr": 1e-3}
+    clipping.on_before_update(1, logs)
+    norm = math.sqrt(sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in model.params()))
+    assert logs["grad_norm"] > 1e20 and norm == pytest.approx(1.0, rel=1e-6)
+    for p in model.params():
+        p.grad[...] = np.inf
+    with pytest.raises(DivergenceError, match="gradients are not finite"):
+        clipping.on_before_update(2, logs)
+
+
+def test_the_callers_callbacks_see_the_epoch_that_ended_before_early_stopping_returns_to_the_best(tmp_path):
+    from glassnet.checkpoint import read_checkpoint
+    from tests.mnist_fixtures import synthetic_digits as digits
+
+    images, labels = digits(300, 11)
+    x = images.reshape(300, 784)
+    noise = np.random.default_rng(0).integers(0, 10, 100)
+    rising = TrainData(x[:200], labels[:200], x[200:], noise, "validation")
+    config = TrainConfig(hidden=(64,), epochs=40, batch_size=32, dropout=0.0, lr=5e-3, early_stopping_patience=3)
+
+    class Seen(Callback):
+        def __init__(self):
+            self.seen = {}
+
+        def on_fit_start(self, model, logs):
+            self.model = model
+
+        def on_epoch_end(self, epoch, logs):
+            self.seen[epoch] = all_values(self.model)
+
+    seen = Seen()
+    result = fit(config, rising, run_dir=tmp_path, callbacks=[seen])
+    best = int(np.argmin([s.eval_loss for s in result.history])) + 1
+    last = result.history[-1].epoch
+    assert last == best + 3 and not np.array_equal(seen.seen[last], seen.seen[best])    # the last epoch as it was
+    np.testing.assert_array_equal(all_values(result.model), seen.seen[best])            # the run hands back the best
+    saved = read_checkpoint(tmp_path / "model.npz")[1]
+    np.testing.assert_array_equal(saved["param/0.weight"], result.model.layers[0].weight.value)
+
+
+def test_weights_that_are_not_finite_never_replace_the_last_good_checkpoint(data, tmp_path):
+    from glassnet.checkpoint import load_model
+
+    class Breaks(Callback):
+        def on_fit_start(self, model, logs):
+            self.model = model
+
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 2:
+                self.model.layers[0].weight.value[0, 0] = np.nan
+
+    with pytest.raises(DivergenceError, match=r"0.weight not finite after epoch 2; the last good checkpoint"):
+        fit(dataclasses.replace(CONFIG, epochs=3), data, run_dir=tmp_path, callbacks=[Breaks()])
+    _, meta = load_model(tmp_path / "model.npz")
+    assert meta["epoch"] == 1

@@ -90,13 +90,13 @@ def test_huge_learning_rate_stops_with_epoch_step_and_lr(data, tmp_path):
 
 
 class _Poison(Callback):
-    """After the first epoch is checkpointed, break the weights as a diverging update would."""
+    """At the start of the second epoch, break the weights as a diverging update would."""
 
     def on_fit_start(self, model, logs):
         self.model = model
 
-    def on_epoch_end(self, epoch, logs):
-        if epoch == 1:
+    def on_epoch_start(self, epoch, logs):
+        if epoch == 2:
             self.model.layers[-1].weight.value[...] = np.inf
 
 

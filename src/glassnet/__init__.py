@@ -19,7 +19,9 @@ _EXPORTS = {
     "CheckpointError": "glassnet.errors", "ConfigError": "glassnet.errors", "DatasetError": "glassnet.errors",
     "DivergenceError": "glassnet.errors", "GlassnetError": "glassnet.errors", "IdxFormatError": "glassnet.errors",
     "BatchNorm": "glassnet.nn.layers", "Dropout": "glassnet.nn.layers", "Linear": "glassnet.nn.layers",
-    "ReLU": "glassnet.nn.layers",
+    "ACTIVATIONS": "glassnet.nn.layers", "Activation": "glassnet.nn.layers", "ReLU": "glassnet.nn.layers",
+    "LeakyReLU": "glassnet.nn.layers", "GELU": "glassnet.nn.layers", "Tanh": "glassnet.nn.layers",
+    "Sigmoid": "glassnet.nn.layers",
     "log_softmax": "glassnet.nn.losses", "softmax": "glassnet.nn.losses",
     "softmax_cross_entropy": "glassnet.nn.losses",
     "Sequential": "glassnet.nn.model", "mlp": "glassnet.nn.model",
@@ -29,8 +31,11 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ACTIVATIONS",
+    "GELU",
     "PRESETS",
     "SGD",
+    "Activation",
     "Adam",
     "BatchNorm",
     "CheckpointError",
@@ -40,10 +45,13 @@ __all__ = [
     "Dropout",
     "GlassnetError",
     "IdxFormatError",
+    "LeakyReLU",
     "Linear",
     "Param",
     "ReLU",
     "Sequential",
+    "Sigmoid",
+    "Tanh",
     "TrainConfig",
     "TrainData",
     "__version__",
@@ -84,7 +92,18 @@ if TYPE_CHECKING:
         GlassnetError,
         IdxFormatError,
     )
-    from glassnet.nn.layers import BatchNorm, Dropout, Linear, ReLU
+    from glassnet.nn.layers import (
+        ACTIVATIONS,
+        GELU,
+        Activation,
+        BatchNorm,
+        Dropout,
+        LeakyReLU,
+        Linear,
+        ReLU,
+        Sigmoid,
+        Tanh,
+    )
     from glassnet.nn.losses import log_softmax, softmax, softmax_cross_entropy
     from glassnet.nn.model import Sequential, mlp
     from glassnet.nn.optim import SGD, Adam

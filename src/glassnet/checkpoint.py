@@ -32,7 +32,7 @@ from glassnet.atomic import atomic_open
 from glassnet.errors import CheckpointError
 from glassnet.files import MODEL, open_regular
 from glassnet.nn.kinds import kind_of_record, record
-from glassnet.nn.layers import ACTIVATIONS
+from glassnet.nn.layers import ACTIVATIONS, BatchNorm
 from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
 
@@ -115,7 +115,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8 or arrays["meta"].ndim != 1:
         raise CheckpointError(f"{path}: no glassnet metadata in this .npz; it was not written by glassnet")
     try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"), parse_constant=_not_json)
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"), parse_constant=_not_json,
+                          parse_float=_finite)
     except (UnicodeDecodeError, ValueError) as e:           # ValueError: JSON, or an integer of 4,300+ digits
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e})") from e
     except RecursionError:
@@ -126,6 +127,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise CheckpointError(f"{path}: checkpoint format version {version!r}, this glassnet reads "
                               f"versions {', '.join(map(str, READABLE_VERSIONS))}")
     return meta, arrays
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float, refused when it is beyond float64 (1e400 would become inf)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is beyond any float glassnet writes")
+    return value
 
 
 def _not_json(constant: str) -> None:
@@ -189,7 +198,7 @@ def _recipe_specs(arch: dict[str, Any]) -> list[dict[str, Any]]:
     for d_in, d_out in zip(sizes[:-2], sizes[1:-1]):
         specs.append({"type": "Linear", "in_features": d_in, "out_features": d_out, "bias": not batchnorm})
         if batchnorm:
-            specs.append({"type": "BatchNorm", "n_features": d_out, "momentum": 0.1, "eps": 1e-5})
+            specs.append(record(BatchNorm(d_out)))                      # mlp's batch norm: the defaults
         specs.append(activation)
         if dropout > 0.0:
             specs.append({"type": "Dropout", "p": dropout})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from glassnet.nn.layers import ACTIVATIONS, Activation, BatchNorm, Dropout, Linear
+from glassnet.nn.layers import ACTIVATIONS, Activation, BatchNorm, Dropout, LeakyReLU, Linear
 from glassnet.nn.losses import softmax_cross_entropy
 from glassnet.nn.model import mlp
 from glassnet.nn.optim import Adam
@@ -80,11 +80,12 @@ TORCH_ACTIVATIONS = {
 }
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("name", [*ACTIVATIONS, "leaky_relu slope 0.2"])
 def test_activation(name, rng):
     x, upstream = rng.standard_normal((50, 4)) * 4, rng.standard_normal((50, 4))
     x[np.abs(x) < 1e-3] = 0.5
-    ours = ACTIVATIONS[name]()
+    ours = LeakyReLU(0.2) if name == "leaky_relu slope 0.2" else ACTIVATIONS[name]()
+    name = ours.name
     x_t = t(x)
     y_t = TORCH_ACTIVATIONS[name](ours)(x_t)
     y_t.backward(torch.tensor(upstream))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from glassnet.errors import GlassnetError
+from glassnet.nn.kinds import fold
 from glassnet.nn.model import Sequential
-from glassnet.nn.program import Program, fold, unknown_ops
+from glassnet.nn.program import Program, unknown_ops
 
 
 def exportable(model: Sequential, known: Sequence[str], runtime: str) -> Program:

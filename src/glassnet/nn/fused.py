@@ -160,6 +160,9 @@ class FusedMLP:
             raise RuntimeError("FusedMLP trains in training mode only (batch statistics, dropout); "
                                "call model.train() first")
         n, dtype = len(x), self.model.dtype
+        if n < 2 and any(block.batchnorm is not None for block in self.blocks):
+            raise ValueError("BatchNorm in training mode needs a batch of at least 2 samples, got 1; use a larger "
+                             "batch")
         inputs = [x.astype(dtype, copy=False)]
         for block in self.blocks:
             inputs.append(_forward(block, inputs[-1], block.buffers(n, dtype)))

@@ -1,7 +1,8 @@
 """The layer kinds: one entry per layer class, saying what a model file records of it and what it
 computes at inference. Checkpoints, ``fold``, the config and every face that describes a network
-ask this table, never ``isinstance``, so that a kind cannot be half added: a layer that is not
-here cannot be saved, folded or exported, and says so.
+ask this table what a layer is (a face that reads a Linear's weights still finds the Linear by its
+class), so that a kind cannot be half added: a layer that is not here cannot be saved, folded or
+exported, and says so.
 
 Each entry, beside the class (whose forward and backward are in ``layers.py``) and its ``role``
 ("linear", "normalization", "activation" or "dropout": what a face that describes a network asks, e.g.
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from glassnet.nn.layers import ACTIVATIONS, Activation, BatchNorm, Dropout, Layer, Linear
-from glassnet.nn.program import Affine, Elementwise, Op, Scale
+from glassnet.nn.model import Sequential
+from glassnet.nn.program import Affine, Elementwise, Op, Program, Scale, merged
 
 Record = dict[str, Any]
 
@@ -112,3 +114,12 @@ def kind_of_record(spec: Any) -> Kind:
     if not isinstance(name, str) or name not in KINDS:
         raise ValueError(f"unknown layer type {name!r}; glassnet's layers are {', '.join(KINDS)}")
     return KINDS[name]
+
+
+def fold(model: Sequential) -> Program:
+    """The model's inference map as a program (``nn/program.py``): each layer's kind folds it, and each
+    scale and shift merges into the affine map before it. ``TypeError`` if a layer is not one of the kinds."""
+    ops = [op for layer in model.layers for op in kind_of(layer).fold(layer)]
+    if not any(isinstance(op, Affine) for op in ops):
+        raise TypeError("a model without a linear layer has nothing to fold")
+    return Program(merged(ops))

@@ -193,8 +193,8 @@ class BatchNorm:
 class Activation:
     """An element-wise nonlinearity: y = f(x); backward dx = G · f′(x). Any shape.
 
-    Each kind below writes its f (``function``) and f′ (``derivative``) side by side, and nothing
-    else: forward, backward and inference are the three methods here, the fused training step
+    Each kind below writes its f (``function``) and f′ (``derivative``) side by side (and the options
+    it takes, if any): forward, backward and inference are the three methods here, the fused training step
     (``nn/fused.py``) calls the same two, and a folded model names the kind (``nn/program.py``).
     ``derivative`` is given both x and y = f(x): some derivatives are cheapest from the output
     (tanh′ = 1 − y², σ′ = y (1 − y)).
@@ -262,7 +262,7 @@ class LeakyReLU(Activation):
     homogeneous = True
 
     def __init__(self, slope: float = 0.01) -> None:
-        if type(slope) not in (int, float) or not 0.0 <= slope < 1.0:
+        if isinstance(slope, bool) or not isinstance(slope, int | float | np.floating) or not 0.0 <= slope < 1.0:
             raise ValueError(f"LeakyReLU's slope must be a number in [0, 1), got {slope!r}")
         super().__init__()
         self.slope = float(slope)

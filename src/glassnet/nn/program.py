@@ -1,9 +1,9 @@
 """The inference program: what a trained model computes, as a short list of operations.
 
-In inference mode every layer is one of three things. A linear layer is an affine map, batch norm
+In inference mode every layer is one of four things. A linear layer is an affine map, batch norm
 is a per-feature scale and shift, dropout is nothing, and an activation is an element-wise
-function. ``fold`` writes a model as that list, merging each scale and shift into the affine map
-before it:
+function. ``fold`` (in ``nn/kinds.py``, where each kind says how it folds) writes a model as that
+list, merging each scale and shift into the affine map before it:
 
     γ (x W + b − μ) / √(σ² + eps) + β = x W' + b',  W' = W · s column by column,
     b' = (b − μ) s + β,  s = γ / √(σ² + eps).
@@ -23,7 +23,6 @@ import numpy as np
 
 from glassnet.nn.layers import ACTIVATIONS
 from glassnet.nn.losses import softmax
-from glassnet.nn.model import Sequential
 from glassnet.nn.params import Array
 
 
@@ -77,8 +76,10 @@ class Program:
             elif isinstance(op, Scale):
                 h = (h - op.center) * op.scale
                 h += op.shift
-            else:
+            elif isinstance(op, Elementwise) and op.activation in ACTIVATIONS:
                 h = ACTIVATIONS[op.activation](**op.options).function(h)
+            else:
+                raise TypeError(f"the NumPy runtime does not know the operation {op_name(op)!r}")
         return h
 
     def predict_proba(self, x: Array) -> Array:
@@ -110,13 +111,3 @@ def unknown_ops(program: Program, known: Sequence[str]) -> list[str]:
     """The operations of ``program`` an interpreter that knows ``known`` cannot run, in order, once each."""
     return list(dict.fromkeys(name for name in map(op_name, program.ops) if name not in known))
 
-
-def fold(model: Sequential) -> Program:
-    """The model's inference map as a program (see the module docstring); ``TypeError`` if a layer is
-    not one of glassnet's kinds."""
-    from glassnet.nn.kinds import kind_of  # the kinds' fold rules build on the operations above
-
-    ops = [op for layer in model.layers for op in kind_of(layer).fold(layer)]
-    if not any(isinstance(op, Affine) for op in ops):
-        raise TypeError("a model without a linear layer has nothing to fold")
-    return Program(merged(ops))

@@ -11,16 +11,18 @@ figure is a new key, never a new parameter of every callback. The keys:
   either path; ``epoch``, ``batch``, ``loss``, ``lr``. A callback may change the gradients here
   (``GradientClipping``) and add what it measured (``grad_norm``);
 - ``on_batch_end(step, logs)``: ``epoch``, ``batch`` (0-based in the epoch), ``loss``, ``accuracy``,
-  ``lr``, and what ``on_before_update`` added. ``step`` counts the optimizer steps taken, this one
-  included; ``loss`` is NaN when the logits were not finite (the update was skipped);
+  ``lr``, and what ``on_before_update`` added. ``step`` is the batch's number in the run, from 1
+  (the optimizer steps taken, this one included). When the logits were not finite the update was
+  skipped and ``loss`` is NaN: the divergence guard, first of the callbacks, then ends the run;
 - ``on_epoch_end(epoch, logs)``: the ``EpochStats`` fields, ``stats`` (the ``EpochStats``) and
   ``predicted`` (each evaluation sample's class);
 - ``on_fit_end(logs)``: ``stop_reason`` and ``finished`` (as in ``FitResult``); also when the run
   ends with an error (a divergence, a full disk), before ``fit`` raises it.
 
-A callback ends the run by raising ``StopTraining("why")``: after the current batch from
-``on_before_update`` or ``on_batch_end``, after the current epoch from ``on_epoch_end``. The library
-never prints: a callback that shows progress is the caller's.
+A callback ends the run by raising ``StopTraining("why")``: from ``on_batch_end`` after the current
+batch, from ``on_before_update`` before its update (which is not applied), from ``on_epoch_end`` after
+the current epoch (which is still checkpointed). The library never prints: a callback that shows
+progress is the caller's.
 """
 
 from __future__ import annotations

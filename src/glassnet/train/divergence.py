@@ -17,10 +17,13 @@ class DivergenceGuard(Callback):
         self.checkpoint = checkpoint
 
     def on_batch_end(self, step: int, logs: Logs) -> None:
-        if math.isfinite(logs["loss"]):
-            return
-        kept = f"; the last good checkpoint is kept in {self.checkpoint}" if self.checkpoint and logs["epoch"] > 1 \
-            else ""
-        raise DivergenceError(f"training diverged: non-finite loss at step {step} (lr {logs['lr']:g}) in epoch "
-                              f"{logs['epoch']}{kept}.\nhelp: start a new run with a lower learning rate (--lr); "
-                              "--resume keeps the run's own")
+        if not math.isfinite(logs["loss"]):
+            raise self.error(step, logs["lr"], logs["epoch"], self.checkpoint)
+
+    @staticmethod
+    def error(step: int, lr: float, epoch: int, checkpoint: Path | None) -> DivergenceError:
+        """The error of a run whose logits stopped being finite at ``step`` (also when evaluation finds it)."""
+        kept = f"; the last good checkpoint is kept in {checkpoint}" if checkpoint and epoch > 1 else ""
+        return DivergenceError(f"training diverged: non-finite loss at step {step} (lr {lr:g}) in epoch {epoch}"
+                               f"{kept}.\nhelp: start a new run with a lower learning rate (--lr); --resume keeps "
+                               "the run's own")

@@ -22,13 +22,18 @@ BEST_NAME = "best.npz"         # the best epoch's weights, in a run folder
 
 
 class EarlyStopping(Callback):
-    """Watches ``config.early_stopping_monitor`` on the validation split after every epoch."""
+    """Watches ``config.early_stopping_monitor`` on the validation split after every epoch, and decides.
+
+    Its decision comes before the caller's callbacks, which see the epoch that ended; ``return_to_best``,
+    after them, puts the best epoch's weights back once the run has stopped (before the checkpoint).
+    """
 
     def __init__(self, run: TrainingState, best_path: Path | None) -> None:
         config: TrainConfig = run.config
         self.run, self.best_weights = run, _BestWeights(run.model, best_path)
         self.patience, self.min_delta = config.early_stopping_patience, config.early_stopping_min_delta
         self.monitor = config.early_stopping_monitor
+        self.return_to_best = _ReturnToBest(self)
 
     @property
     def _state(self) -> dict[str, Any]:
@@ -43,10 +48,20 @@ class EarlyStopping(Callback):
         else:
             state["wait"] = int(state["wait"]) + 1
         if state["wait"] >= self.patience:
-            self.best_weights.restore()
             self.run.stopped = (f"early stopping: the validation {self.monitor} has not improved by more than "
                                 f"{self.min_delta:g} for {state['wait']} epochs; the model is the one of epoch "
                                 f"{state['best_epoch']}, the best")
+
+
+class _ReturnToBest(Callback):
+    """The end of early stopping's last epoch: the model becomes the best epoch's again."""
+
+    def __init__(self, early: EarlyStopping) -> None:
+        self.early = early
+
+    def on_epoch_end(self, epoch: int, logs: Logs) -> None:
+        if self.early.run.stopped:
+            self.early.best_weights.restore()
 
 
 class _BestWeights:

@@ -1,9 +1,10 @@
 """``fit``: the training loop, one epoch after another, with its policies as callbacks over it.
 
-Each step: x = augment(x), logits = model(x), (loss, G) = cross-entropy, backward (the fused step
-or layer by layer), the callbacks' ``on_before_update``, opt.lr = schedule(step), opt.step(). After
-each epoch: evaluation, then the callbacks' ``on_epoch_end`` in order: early stopping (which may end
-the run and restore the best epoch), checkpointing, then the caller's callbacks.
+Each step: opt.lr = schedule(step), x = augment(x), logits = model(x), (loss, G) = cross-entropy,
+backward (the fused step or layer by layer), the callbacks' ``on_before_update``, opt.step(), the
+callbacks' ``on_batch_end``. After each epoch: evaluation, then ``on_epoch_end``: the divergence guard,
+clipping and early stopping's decision, the caller's callbacks, and last early stopping's return to the
+best epoch and the checkpoint.
 """
 
 from __future__ import annotations
@@ -82,19 +83,23 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         return _fit(run, data, folder, callbacks, resume, init_from)
 
 
-def _policies(run: TrainingState, folder: Path | None) -> list[Callback]:
-    """The run's own rules, in the order they act: the guard first, then clipping, early stopping and
-    (after early stopping, so that the checkpoint holds its decision) checkpointing."""
+def _policies(run: TrainingState, folder: Path | None) -> tuple[list[Callback], list[Callback]]:
+    """The run's own rules: those that act before the caller's callbacks (the divergence guard, clipping and
+    early stopping's decision), and those that act after them, once the epoch's record is complete (early
+    stopping's return to the best epoch, then the checkpoint, which holds both)."""
     config = run.config
     checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
-    policies: list[Callback] = [DivergenceGuard(checkpoint)]
+    before: list[Callback] = [DivergenceGuard(checkpoint)]
+    after: list[Callback] = []
     if config.clip_grad_norm:
-        policies.append(GradientClipping(config.clip_grad_norm))
+        before.append(GradientClipping(config.clip_grad_norm))
     if config.early_stopping_patience:
-        policies.append(EarlyStopping(run, folder / BEST_NAME if folder is not None else None))
+        early = EarlyStopping(run, folder / BEST_NAME if folder is not None else None)
+        before.append(early)
+        after.append(early.return_to_best)
     if checkpoint is not None:
-        policies.append(Checkpointing(run, checkpoint))
-    return policies
+        after.append(Checkpointing(run, checkpoint))
+    return before, after
 
 
 def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Sequence[Callback], resume: bool,
@@ -107,13 +112,14 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
     note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
     fused = FusedMLP(run.model) if config.engine == "fast" and not note else None
-    every = [*_policies(run, folder), *callbacks]
+    before, after = _policies(run, folder)
+    every = [*before, *callbacks, *after]
     result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note)
     for callback in every:
         callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
                                           "engine_note": note})
     try:
-        _epochs(run, data, fused, every)
+        _epochs(run, data, fused, every, after, folder / CHECKPOINT_NAME if folder is not None else None)
         result.stop_reason = run.stopped or "completed all epochs"
     except StopTraining as e:
         result.stop_reason, result.finished = str(e) or "stopped by a callback", False
@@ -121,15 +127,17 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         result.stop_reason, result.finished = "interrupted (Ctrl-C)", False
     except Exception as e:                     # the run ends with it: the callbacks hear why, then the caller
         for callback in every:
-            callback.on_fit_end({"stop_reason": str(e).splitlines()[0], "finished": False})
+            callback.on_fit_end({"stop_reason": (str(e).splitlines() or [type(e).__name__])[0], "finished": False})
         raise
     for callback in every:
         callback.on_fit_end({"stop_reason": result.stop_reason, "finished": result.finished})
     return result
 
 
-def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: list[Callback]) -> None:
-    """Epoch after epoch until the last, or until a policy stops the run (``run.stopped``)."""
+def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: list[Callback],
+            closing: list[Callback], checkpoint: Path | None) -> None:
+    """Epoch after epoch until the last, or until a policy stops the run (``run.stopped``). ``closing`` are the
+    callbacks of ``every`` that end an epoch, after all others, whatever those raise."""
     config = run.config
     while run.epoch < config.epochs and not run.stopped:
         epoch = run.epoch + 1
@@ -137,14 +145,23 @@ def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: 
             callback.on_epoch_start(epoch, {"steps": n_batches(len(data.x_train), config.batch_size)})
         started = time.perf_counter()
         train_loss, train_accuracy = train_epoch(run, data, fused=fused, callbacks=every)
-        eval_loss, eval_accuracy, predicted = evaluate(run.model, data.x_eval, data.y_eval)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):     # what overflows shows as non-finite logits
+                eval_loss, eval_accuracy, predicted = evaluate(run.model, data.x_eval, data.y_eval)
+        except NonFiniteLogitsError:                   # the epoch's last update broke the weights
+            raise DivergenceGuard.error(run.step, run.optimizer.lr, epoch, checkpoint) from None
         stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, run.optimizer.lr,
                            time.perf_counter() - started)
         run.history.append(stats)
         run.epoch = epoch
         logs = dataclasses.asdict(stats) | {"stats": stats, "predicted": predicted}
-        for callback in every:
-            callback.on_epoch_end(epoch, logs)
+        try:
+            for callback in every:
+                if callback not in closing:
+                    callback.on_epoch_end(epoch, logs)
+        finally:                                       # the epoch is over: it is checkpointed, whatever a callback did
+            for callback in closing:
+                callback.on_epoch_end(epoch, logs)
 
 
 def train_epoch(run: TrainingState, data: TrainData, *, fused: FusedMLP | None = None,
@@ -185,7 +202,7 @@ def train_epoch(run: TrainingState, data: TrainData, *, fused: FusedMLP | None =
                 logs |= {"loss": math.nan, "accuracy": math.nan}
                 for callback in callbacks:
                     callback.on_batch_end(run.step, logs)
-                raise AssertionError("a non-finite loss reached no divergence guard") from None
+                raise DivergenceGuard.error(run.step, optimizer.lr, run.epoch + 1, None) from None   # no guard passed
             logs["loss"] = loss
             for callback in callbacks:
                 callback.on_before_update(run.step, logs)

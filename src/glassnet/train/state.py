@@ -71,9 +71,13 @@ def training_record(meta: dict[str, Any], path: str | Path) -> tuple[dict[str, A
                               f"{meta['format_version']}), whose training state this version cannot resume; "
                               "its model still loads (evaluate, predict, serve, info); start a new run")
     try:
-        config, history, epoch = meta["config"], meta["history"], meta["epoch"]
-        if not isinstance(config, dict) or not isinstance(history, list) or type(epoch) is not int:
-            raise ValueError("its config, history or epoch is not what glassnet writes")
+        config, history, epoch, step = meta["config"], meta["history"], meta["epoch"], meta["step"]
+        if not isinstance(config, dict) or not isinstance(history, list) or type(epoch) is not int \
+                or type(step) is not int or not 0 <= step < 2**53:
+            raise ValueError("its config, history, epoch or step is not what glassnet writes")
+        for key in POLICY_KEYS:
+            if key in meta:
+                _policy_state(key, meta[key])
         added = {k: v for k, v in TrainConfig().to_dict().items() if k not in config}
         return added | config, [EpochStats.from_record(record) for record in history], epoch
     except (KeyError, ValueError) as e:
@@ -118,6 +122,16 @@ def _optimizer(config: TrainConfig, model: Sequential) -> Adam | SGD:
     adam = FusedAdam if config.engine == "fast" else Adam          # "layers": the textbook update, as derived
     return adam(model.params(), lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps,
                 weight_decay=config.weight_decay)
+
+
+def _policy_state(key: str, state: Any) -> dict[str, Any]:
+    """A policy's state as read back from a checkpoint; ``ValueError`` unless it is what glassnet writes."""
+    if key == "early_stopping":
+        if not isinstance(state, dict) or set(state) != {"best", "best_epoch", "wait"} \
+                or not (state["best"] is None or type(state["best"]) in (int, float)) \
+                or type(state["best_epoch"]) is not int or type(state["wait"]) is not int:
+            raise ValueError(f"early stopping's state is {state!r:.80}, not its best, best_epoch and wait")
+    return dict(state)
 
 
 def _describe(model: Sequential) -> str:
@@ -194,8 +208,8 @@ class TrainingState:
             for name, generator in self.rngs.items():
                 generator.bit_generator.state = meta["rng_states"][name]
             self.history, self.epoch, self.step = history, done, int(meta["step"])
-            self.policies = {key: meta[key] for key in POLICY_KEYS if key in meta}
+            self.policies = {key: _policy_state(key, meta[key]) for key in POLICY_KEYS if key in meta}
             self.stopped = str(meta["stopped"])
             self.extra = {key: meta[key] for key in ("init_from",) if key in meta}
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from e

@@ -135,8 +135,13 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
     outputs = model.trace(digit.reshape(1, 784))
     probabilities = softmax(outputs[-1].astype(np.float64))[0]
     hidden = [out[0] for layer, out in zip(model.layers, outputs) if role_of(layer) == "activation"]
-    first = next(layer for layer in model.layers if isinstance(layer, Linear))
-    strongest: list[int] = np.argsort(-hidden[0], kind="stable")[:TOP_UNITS].tolist() if hidden else []
+    first_index, first = next((i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Linear))
+    # the first linear layer's units, as the first activation after it shows them (none without one)
+    after_first = [out[0] for layer, out in zip(model.layers[first_index:], outputs[first_index:])
+                   if role_of(layer) == "activation" and out.shape[1] == first.out_features][:1]
+    top_units = [{"unit": int(u), "activation": round(float(units[u]), 4),
+                  "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)}
+                 for units in after_first for u in np.argsort(-units, kind="stable")[:TOP_UNITS]]
     gradient, _ = saliency(model, digit.reshape(784))
     return {
         "input": _rounded(digit),
@@ -146,8 +151,7 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
         "prediction": int(probabilities.argmax()),
         "activations": [{"name": f"hidden layer {i + 1}", "size": len(h), "values": _rounded(h, 3)}
                         for i, h in enumerate(hidden)],
-        "top_units": [{"unit": int(u), "activation": round(float(hidden[0][u]), 4),
-                       "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)} for u in strongest],
+        "top_units": top_units,
     }
 
 
