@@ -164,7 +164,9 @@ def test_trials_whose_drawn_config_is_invalid_fail_with_the_reason_and_others_st
 @pytest.mark.parametrize(("args", "message"), [
     (["sweep", "missing.toml"], "cannot read the sweep spec"),
     (["sweep", "report", "."], "is not a sweep folder"),
-    (["sweep", "worker", "--storage", "sqlite:///nowhere/x.db", "--study", "s"], "cannot"),
+    (["sweep", "worker", "--storage", "sqlite:///nowhere/x.db", "--study", "s"], "does not exist"),
+    (["sweep", "worker", "--storage", "sqlite:///x.db", "--study", "s"], "x.db does not exist: no study lives there"),
+    (["sweep", "worker", "--storage", "sqlite:///a\nb.db", "--study", "s"], "URL (one line)"),
     (["sweep", "worker", "--storage", "mysql://h/db", "--study", "s"], "--storage must be"),
     (["sweep", "worker", "--study", "s"], "--storage URL is required"),
     (["sweep", "spec.toml", "--workers", "100000"], "--workers must be 1 to"),
@@ -175,6 +177,7 @@ def test_trials_whose_drawn_config_is_invalid_fail_with_the_reason_and_others_st
 def test_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
     done = glassnet(*args, cwd=tmp_path)
     assert done.returncode in (1, 2) and message in done.stderr and "Traceback" not in done.stderr
+    assert not any(tmp_path.iterdir()), "a mistake leaves nothing behind"
 
 
 @pytest.mark.parametrize(("url", "shown"), [

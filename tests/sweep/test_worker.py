@@ -47,6 +47,7 @@ def _diverge(*args: Any, **kwargs: Any) -> Any:
     (ValueError("a statistic that is not finite\nsecond line"), "ValueError: a statistic that is not finite"),
     (MemoryError(), "MemoryError"),
     (RuntimeError(""), "RuntimeError"),
+    (ValueError("x" * 10**6), "ValueError: " + "x" * 287 + "…"),
 ])
 def test_a_trial_that_raises_anything_fails_alone_and_the_worker_goes_on(
         tmp_path: Path, digits: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, line: str) -> None:

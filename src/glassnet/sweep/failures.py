@@ -24,6 +24,7 @@ import optuna
 MAX_FAILURES_IN_A_ROW = 10
 COUNTED_FROM = "glassnet_failures_counted_from"      # study attribute: the first trial number counted
 ABANDONED = "abandoned"                              # trial attribute: its worker was told to drop it
+ERROR_CHARS = 300                                    # an error is kept and shown in one line of at most this
 NO_HEARTBEAT = ("its worker stopped answering (no heartbeat): killed (out of memory?), or its machine or network "
                 "was lost")
 _HINTS = {
@@ -40,7 +41,13 @@ def error_of(trial: optuna.trial.FrozenTrial) -> str | None:
     """Why a trial failed (never empty for a failed one: a trial failed without a word lost its worker)."""
     if trial.state != _FAIL:
         return None
-    return str(trial.user_attrs.get("error") or NO_HEARTBEAT)
+    return one_line(str(trial.user_attrs.get("error") or NO_HEARTBEAT))
+
+
+def one_line(text: str) -> str:
+    """The first line of ``text``, cut to ERROR_CHARS."""
+    line = (text.strip().splitlines() or [""])[0]
+    return line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS - 1] + "…"
 
 
 def _kind(error: str) -> str:

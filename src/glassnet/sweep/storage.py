@@ -196,13 +196,19 @@ def _quiet(line: str) -> None:
     """Where the waiting lines go when nobody is told."""
 
 
-def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: int = 0, *,
+def open_storage(url: str, heartbeat_seconds: int | None = None, max_retries: int = 0, *, existing: bool = False,
                  say: Callable[[str], None] = _quiet, patience_seconds: float = PATIENCE_SECONDS) -> PatientStorage:
-    """The shared store; with a heartbeat, trials whose worker went silent are failed and retried.
-    ``say`` is told each wait for the database; ``patience_seconds`` bounds one wait."""
-    if not url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+")):
-        raise SweepError(f"--storage must be a postgresql://user@host/database or sqlite:///path URL, "
+    """The shared store; with a heartbeat, trials whose worker went silent are failed and retried. With
+    ``existing``, an SQLite file that is not there is named, not created. ``say`` is told each wait for the
+    database; ``patience_seconds`` bounds one wait."""
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+")) \
+            or any(c in url for c in "\r\n\0"):
+        raise SweepError(f"--storage must be a postgresql://user@host/database or sqlite:///path URL (one line), "
                          f"got {redacted(url)!r}")
+    if existing and url.startswith("sqlite"):
+        path = sqlalchemy.engine.make_url(url).database
+        if path and not Path(path).is_file():
+            raise SweepError(f"{path} does not exist: no study lives there; give the study.db of a sweep folder")
     engine: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if url.startswith("sqlite") else \
         {"pool_pre_ping": True, "connect_args": {"connect_timeout": 20}}   # a server that does not answer: named
     beat: dict[str, Any] = {}

@@ -67,7 +67,7 @@ def load_study(url: str, name: str, index: int | None = None,
                say: Callable[[str], None] = _quiet) -> tuple[optuna.Study, SweepSpec]:
     """Join the study ``name``: its spec, and a sampler seeded for worker ``index`` (None: a fresh seed)."""
     check_name(name, "--study")
-    storage = open_storage(url, say=say)
+    storage = open_storage(url, existing=True, say=say)
     try:
         summary = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     except SweepError:
@@ -82,7 +82,7 @@ def load_study(url: str, name: str, index: int | None = None,
     if SPEC_ATTR not in attrs:
         raise SweepError(f"the study {name!r} was not made by glassnet sweep (it has no spec)")
     spec = spec_from_dict(attrs[SPEC_ATTR], f"the spec stored in study {name!r}")
-    shared = open_storage(url, spec.heartbeat_seconds, spec.max_retries, say=say)   # the heartbeat the spec asks for
+    shared = open_storage(url, spec.heartbeat_seconds, spec.max_retries, existing=True, say=say)   # with a heartbeat
     study = optuna.load_study(study_name=name, storage=shared, sampler=sampler(spec, index, summary[name].n_trials),
                               pruner=pruner(spec))
     return study, spec

@@ -32,7 +32,7 @@ from glassnet.config import TrainConfig
 from glassnet.diagnostics.record import DiagnosticsRecorder
 from glassnet.report import run_files
 from glassnet.run_folder import prepare_new
-from glassnet.sweep.failures import ABANDONED, failing_run, stop_line
+from glassnet.sweep.failures import ABANDONED, failing_run, one_line, stop_line
 from glassnet.sweep.space import Dimension, decode
 from glassnet.sweep.spec import SweepSpec
 from glassnet.sweep.storage import SweepError, experimental_allowed
@@ -67,10 +67,10 @@ def suggest(trial: optuna.Trial, d: Dimension) -> Any:
 
 def describe(error: BaseException) -> str:
     """An error in one line: its type (the first public one: NumPy's _ArrayMemoryError is a MemoryError) and the
-    first line of its message."""
+    first line of its message, at most ``failures.ERROR_CHARS`` long."""
     kind = next(c.__name__ for c in type(error).__mro__ if not c.__name__.startswith("_"))
     lines = str(error).strip().splitlines()
-    return f"{kind}: {lines[0]}" if lines else kind
+    return one_line(f"{kind}: {lines[0]}" if lines else kind)
 
 
 class _RunFiles(Callback):
@@ -179,8 +179,9 @@ class Worker:
         if frozen is not None and frozen.state == optuna.trial.TrialState.FAIL and frozen.user_attrs.get(ABANDONED):
             with experimental_allowed():
                 RetryHeartbeatStaleTrialCallback(self.spec.max_retries)(self.study, frozen)
-            self.log(f"trial {frozen.number}: abandoned (its checkpoint stays in {self._folder(frozen.number)}); "
-                     "queued to run again")
+            checkpoint = self._folder(frozen.number) / "model.npz"
+            kept = f" (its checkpoint stays in {checkpoint.parent})" if checkpoint.is_file() else ""
+            self.log(f"trial {frozen.number}: abandoned{kept}; queued to run again")
 
     def _folder(self, number: int) -> Path:
         return self.out / TRIALS_FOLDER / f"{number:04d}"
