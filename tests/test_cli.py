@@ -158,7 +158,9 @@ def test_errors_are_one_clear_line_without_traceback(tmp_path, argv, code, messa
 
 
 @pytest.mark.parametrize("flags, code, message", [
-    (["--hidden", "1000000000"], 1, "not enough memory"),
+    (["--hidden", "1000000000"], 1, "of a network of at most 80,000,000 parameters"),
+    (["--hidden", "120000"], 1, "of a network of at most 80,000,000 parameters"),
+    (["--batch-size", str(10**12)], 0, ""),
     (["--validation-size", "299"], 1, "leaves fewer than 2 training images"),
 ])
 def test_impossible_sizes_are_one_clear_line(data_dir, tmp_path, flags, code, message):

@@ -26,6 +26,9 @@ DTYPES = ("float32", "float64")
 ENGINES = ("fast", "layers")
 MONITORS = ("loss", "accuracy")
 INITS = tuple(INITIALIZERS)
+# a run's checkpoint (weights and Adam's two moments, 24 bytes a parameter in float64) stays within the 2 GiB
+# glassnet reads from a model file (glassnet.files.MODEL)
+MAX_PARAMETERS = 80_000_000
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_types(self)
         checks = [
-            ("hidden", all(w >= 1 for w in self.hidden), "positive widths, e.g. [256, 128]"),
+            ("hidden", all(w >= 1 for w in self.hidden) and self.n_parameters <= MAX_PARAMETERS,
+             f"positive widths, e.g. [256, 128], of a network of at most {MAX_PARAMETERS:,} parameters (its "
+             "checkpoint, with Adam's moments in float64, within the 2 GiB glassnet reads)"),
             ("dropout", 0.0 <= self.dropout < 1.0, "in [0, 1)"),
             ("activation", self.activation in ACTIVATIONS, f"one of {tuple(ACTIVATIONS)}"),
             ("init", self.init in INITS, f"one of {INITS}"),
@@ -79,7 +84,7 @@ class TrainConfig:
             ("lr", self.lr > 0 and math.isfinite(self.lr), "a finite number > 0"),
             ("beta1", 0.0 <= self.beta1 < 1.0, "in [0, 1)"),
             ("beta2", 0.0 <= self.beta2 < 1.0, "in [0, 1)"),
-            ("eps", self.eps > 0, "> 0"),
+            ("eps", 0 < self.eps < math.inf, "a finite number > 0"),
             ("momentum", 0.0 <= self.momentum < 1.0, "in [0, 1)"),
             ("weight_decay", 0.0 <= self.weight_decay < 1.0, "in [0, 1)"),
             ("schedule", self.schedule in SCHEDULES, f"one of {SCHEDULES}"),
@@ -104,6 +109,11 @@ class TrainConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"config field {name!r} must be {expected}, got {getattr(self, name)!r}")
+
+    @property
+    def n_parameters(self) -> int:
+        """The trainable numbers of the MLP on MNIST (biases and batch norm's γ and β counted as biases)."""
+        return sum((n_in + 1) * n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
 
     @property
     def sizes(self) -> list[int]:

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from tests.mnist_fixtures import write_mnist_folder
-from tests.sweep.postgres import binaries, postgres_server
+from tests.sweep.postgres import PostgresServer, binaries, postgres_server
 
 SPEC = """
 name = "{name}"
 trials = {trials}
+sampler = "{sampler}"
 seed = {seed}
 heartbeat_seconds = {heartbeat}
 
@@ -41,7 +42,7 @@ dropout = {{ type = "uniform", low = 0.0, high = 0.5 }}
 
 
 def write_spec(folder: Path, **fields: Any) -> Path:
-    values = {"name": "study", "trials": 4, "seed": 0, "pruning": "true", "subset": 1200, "epochs": 2,
+    values = {"name": "study", "trials": 4, "sampler": "tpe", "seed": 0, "pruning": "true", "subset": 1200, "epochs": 2,
               "hidden": "[32, 16]",
               "heartbeat": 1} | fields
     path = folder / f"{values['name']}.toml"
@@ -55,8 +56,8 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mnist_folder(tmp_path_factory.mktemp("digits"), n_train=1200, n_test=100)
 
 
-def glassnet(*args: str | Path, timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run the command as a user would, in its own process."""
+def glassnet(*args: str | Path, timeout: float = 900, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run the command as a user would, in its own process (the timeout is for a hang, not a slow machine)."""
     return subprocess.run([sys.executable, "-m", "glassnet", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, **kwargs)
 
@@ -78,15 +79,27 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             p.wait()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server for the session. CI (GLASSNET_REQUIRE_POSTGRES=1) fails rather than skips
-    when Debian's package is missing."""
+def _binaries() -> Path:
+    """PostgreSQL's programs. CI (GLASSNET_REQUIRE_POSTGRES=1) fails rather than skips when Debian's package is
+    missing."""
     pytest.importorskip("psycopg")
     bin_dir = binaries()
     if bin_dir is None:
         if os.environ.get("GLASSNET_REQUIRE_POSTGRES"):
             pytest.fail("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    with postgres_server(bin_dir) as url:
-        yield url
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session: the URL of an empty database on it."""
+    with postgres_server(_binaries()) as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, which it may stop and start again."""
+    with postgres_server(_binaries()) as server:
+        yield server

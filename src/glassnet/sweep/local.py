@@ -8,13 +8,17 @@ and ``plots/``. Like a run folder, it is made new or reused only if it is alread
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from glassnet.sweep.study import SweepError
+from glassnet.files import SMALL_JSON, FileKindError, read_bytes
+from glassnet.sweep.storage import SweepError
 from glassnet.version import __version__
 
 MARKER = ".glassnet-sweep"
@@ -47,11 +51,11 @@ def prepare_folder(folder: Path, study: str) -> Path:
 def study_of(folder: Path) -> str:
     """The study a sweep folder belongs to."""
     try:
-        return str(json.loads((folder / MARKER).read_text(encoding="utf-8"))["study"])
+        return str(json.loads(read_bytes(folder / MARKER, "sweep folder marker", SMALL_JSON))["study"])
     except FileNotFoundError:
         raise SweepError(f"{folder} is not a sweep folder (no {MARKER}); name the folder given to "
                          "glassnet sweep --out") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, FileKindError) as e:
         raise SweepError(f"{folder}/{MARKER} cannot be read ({e}); it is not a sweep folder glassnet can use") from e
 
 
@@ -64,18 +68,49 @@ def available_cores() -> int:
 
 def start_workers(n: int, url: str, study: str, folder: Path, data_args: list[str]) -> list[subprocess.Popen[bytes]]:
     """``n`` workers on this machine, each with its share of the cores for NumPy's BLAS (at least one
-    thread), logging to ``folder/workers/worker-K.log``. Worker K draws trials from seed + K. They run
-    in their own process groups, so a Ctrl-C in the terminal reaches the coordinator alone, which
-    passes it on."""
+    thread), logging to ``folder/workers/worker-K.log``. Worker K has index K (see ``study.sampler_seed``).
+    They run in their own process groups, so a Ctrl-C in the terminal reaches the coordinator alone, which
+    passes it on.
+
+    Each worker reads the storage URL from the first line of its stdin, a pipe this process keeps open
+    and never writes to again: the URL (and any password in it) stays out of the process list, and a
+    worker sees the pipe close when this process ends, however it ends (see ``watch_coordinator``)."""
     threads = str(max(1, available_cores() // n))
     env = os.environ | {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     logs = folder / "workers"
     logs.mkdir(exist_ok=True)
     workers = []
     for k in range(n):
-        command = [sys.executable, "-m", "glassnet", "sweep", "worker", "--storage", url, "--study", study,
+        command = [sys.executable, "-m", "glassnet", "sweep", "worker", "--from-coordinator", "--study", study,
                    "--out", str(folder), "--index", str(k), *data_args]
         with open(logs / f"worker-{k}.log", "ab") as log:
-            workers.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            env=env, start_new_session=True))
+            worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                                      env=env, start_new_session=True)
+        workers.append(worker)
+        assert worker.stdin is not None, "Popen(stdin=PIPE) gives a pipe"
+        with contextlib.suppress(BrokenPipeError):         # it exited already; its log and status say why
+            worker.stdin.write(os.fsencode(url) + b"\n")
+            worker.stdin.flush()
     return workers
+
+
+def read_coordinator_url() -> str:
+    """The storage URL a coordinator wrote to this worker's stdin (see ``start_workers``)."""
+    if sys.stdin.isatty():
+        raise SweepError("--from-coordinator is for the workers glassnet sweep starts; give --storage URL instead")
+    line = sys.stdin.buffer.readline(64 * 1024)
+    if not line.endswith(b"\n"):
+        raise SweepError("--from-coordinator: no storage URL on stdin (its sweep ended before this worker started); "
+                         "start workers by hand with --storage URL")
+    return os.fsdecode(line[:-1])
+
+
+def watch_coordinator(gone: Callable[[], None]) -> None:
+    """Call ``gone`` (in a thread of its own) once stdin closes: the coordinator has ended, even by SIGKILL."""
+
+    def watch() -> None:
+        while os.read(sys.stdin.fileno(), 4096):
+            pass
+        gone()
+
+    threading.Thread(target=watch, name="coordinator-watch", daemon=True).start()

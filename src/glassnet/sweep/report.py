@@ -12,7 +12,9 @@ from typing import Any
 import optuna
 
 from glassnet.atomic import atomic_open, atomic_write_text
-from glassnet.sweep.spec import SweepSpec, decode
+from glassnet.sweep.failures import error_of
+from glassnet.sweep.space import decode
+from glassnet.sweep.spec import SweepSpec
 from glassnet.sweep.study import FINISHED
 
 COLUMNS = ("number", "state", "value", "epochs", "seconds", "retry_of", "host", "pid", "run_dir", "error")
@@ -27,7 +29,7 @@ def trial_rows(study: optuna.Study, spec: SweepSpec) -> list[dict[str, Any]]:
                                "epochs": t.user_attrs.get("epochs"), "seconds": t.user_attrs.get("seconds"),
                                "retry_of": t.system_attrs.get("failed_trial"), "host": t.user_attrs.get("host"),
                                "pid": t.user_attrs.get("pid"),
-                               "run_dir": t.user_attrs.get("run_dir"), "error": t.user_attrs.get("error")}
+                               "run_dir": t.user_attrs.get("run_dir"), "error": error_of(t)}
         row |= {d.field: decode(t.params[d.field]) if d.field in t.params else None for d in spec.space}
         rows.append(row)
     return rows
