@@ -23,7 +23,8 @@ from typing import Any
 from glassnet.sweep.local import available_cores
 from glassnet.sweep.report import best_trial, table_text, trial_rows
 from glassnet.sweep.spec import load_spec
-from glassnet.sweep.study import load_study, local_url
+from glassnet.sweep.storage import local_url
+from glassnet.sweep.study import load_study
 
 ROOT = Path(__file__).parents[1]
 SPEC = ROOT / "examples" / "sweeps" / "lr-dropout-width.toml"

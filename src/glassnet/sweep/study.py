@@ -19,7 +19,6 @@ import optuna
 from glassnet.sweep.failures import COUNTED_FROM
 from glassnet.sweep.spec import SweepSpec, check_name, spec_from_dict
 from glassnet.sweep.storage import SweepError, first_line, open_storage, redacted
-from glassnet.sweep.storage import local_url as local_url  # where benchmarks/bench_sweep.py finds it
 
 SPEC_ATTR = "glassnet_spec"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
