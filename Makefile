@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine; each sets up what it needs.
 #   make train   the reference training run (downloads MNIST unless GLASSNET_DATA points at it)
 #   make test    the whole test suite, PyTorch comparisons and slow MNIST tests included
+#   make quick   the quick part of the suite (-m "not slow"): no real processes, browsers, databases or MNIST
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ RUN ?= runs/reference
 # Use the MNIST copy beside the checkout when there is one (../shared/data/mnist); else download.
 export GLASSNET_DATA ?= $(wildcard $(abspath ../shared/data/mnist))
 
-.PHONY: train test install clean
+.PHONY: train test quick install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ train: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+quick: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis

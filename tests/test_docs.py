@@ -1,5 +1,6 @@
 """The documentation builds strictly and offline, and the tutorial notebook runs top to bottom."""
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -113,3 +114,50 @@ def test_the_readme_quotes_the_measured_speed_figures():
     figures = json.loads((DOCS / "figures" / "engines.json").read_text())
     missing = [row for row in _readme_speed_rows(figures) if row not in readme]
     assert not missing, f"README.md's speed tables differ from docs/figures/engines.json; they should read {missing}"
+
+
+def test_the_readmes_limits_are_the_codes():
+    """Every row of the README's Limits table states the bound the code enforces."""
+    from glassnet import config, files
+    from glassnet.checkpoint import MAX_DIRECTORY, MAX_EXPANSION
+    from glassnet.diagnostics.lines import MAX_PIECE_BYTES, MAX_PIECE_LINES
+    from glassnet.images import MAX_PIXELS
+    from glassnet.learn.exercises import TIME_LIMIT
+    from glassnet.web.connections import REQUEST_SECONDS
+    from glassnet.web.handler import MAX_BODY
+
+    bounds = {
+        "model file": f"{files.MODEL.bytes:,} bytes",
+        "model file's zip directory": f"{MAX_DIRECTORY:,} bytes",
+        "a member of a model file": f"{MAX_EXPANSION}× its stored size (+1 MiB)",
+        "network size": f"{config.MAX_PARAMETERS:,} parameters",
+        "config file or sweep spec": f"{files.TOML.bytes:,} bytes",
+        "IDX file (unpacked)": f"{files.IDX.bytes:,} bytes",
+        "MNIST download": f"{files.DOWNLOAD.bytes:,} bytes",
+        "image file": f"{files.IMAGE.bytes:,} bytes",
+        "image or `.npy` pixels": f"{MAX_PIXELS:,} pixels",
+        "line of a diagnostics record": f"{files.RECORD_LINE.bytes:,} bytes",
+        "record read per live-view answer": f"{MAX_PIECE_BYTES:,} bytes",
+        "record lines per live-view answer": f"{MAX_PIECE_LINES} lines",
+        "request body": f"{MAX_BODY:,} bytes",
+        "a request arriving": f"{REQUEST_SECONDS:g} seconds",
+        "marker, metrics or history file": f"{files.SMALL_JSON.bytes:,} bytes",
+        "workbook exercise file": f"{files.WORKBOOK.bytes:,} bytes",
+        "a workbook exercise's checks": f"{TIME_LIMIT:g} seconds",
+    }
+    if importlib.util.find_spec("optuna"):
+        from glassnet.sweep.bounds import MAX_GRID_POINTS
+        from glassnet.sweep.failures import MAX_FAILURES_IN_A_ROW
+        from glassnet.sweep.storage import PATIENCE_SECONDS
+
+        bounds |= {"failed sweep trials in a row": f"{MAX_FAILURES_IN_A_ROW} trials",
+                   "waiting for a sweep's database": f"{PATIENCE_SECONDS} seconds",
+                   "sweep grid": f"{MAX_GRID_POINTS:,} points"}
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Limits"):readme.index("## License")]
+    rows = {cells[0]: cells[1] for line in table.splitlines() if line.startswith("| ") and "---" not in line
+            for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    rows.pop("what")
+    assert {k: rows.get(k) for k in bounds} == bounds
+    if importlib.util.find_spec("optuna"):
+        assert set(rows) == set(bounds), "a row of the table that no bound of the code backs"
