@@ -119,7 +119,7 @@ def test_the_readme_quotes_the_measured_speed_figures():
 def test_the_readmes_limits_are_the_codes():
     """Every row of the README's Limits table states the bound the code enforces."""
     from glassnet import config, files
-    from glassnet.checkpoint import MAX_DIRECTORY, MAX_EXPANSION
+    from glassnet.checkpoint import MAX_DIRECTORY, MAX_EXPANSION, MAX_META
     from glassnet.diagnostics.lines import MAX_PIECE_BYTES, MAX_PIECE_LINES
     from glassnet.images import MAX_PIXELS
     from glassnet.learn.exercises import TIME_LIMIT
@@ -129,6 +129,7 @@ def test_the_readmes_limits_are_the_codes():
     bounds = {
         "model file": f"{files.MODEL.bytes:,} bytes",
         "model file's zip directory": f"{MAX_DIRECTORY:,} bytes",
+        "model file's metadata": f"{MAX_META:,} bytes",
         "a member of a model file": f"{MAX_EXPANSION}× its stored size (+1 MiB)",
         "network size": f"{config.MAX_PARAMETERS:,} parameters",
         "config file or sweep spec": f"{files.TOML.bytes:,} bytes",

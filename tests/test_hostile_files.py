@@ -228,3 +228,11 @@ def test_a_number_beyond_float64_in_metadata_is_refused(tmp_path, model, capsys)
     np.savez(tmp_path / "big.npz", **arrays)
     assert main(["info", str(tmp_path / "big.npz"), "--json"]) == 1
     assert "1e400 is beyond any float glassnet writes" in capsys.readouterr().err
+
+
+def test_metadata_larger_than_any_runs_record_is_refused_before_it_is_parsed(tmp_path, capsys):
+    layers = ('{"type": "ReLU"},' * 1_200_000)[:-1]                     # 20 MB of layer records
+    np.savez(tmp_path / "huge.npz", meta=np.frombuffer(('{"format_version": 2, "layers": [' + layers + "]}")
+                                                       .encode(), np.uint8))
+    assert main(["info", str(tmp_path / "huge.npz")]) == 1
+    assert "its metadata takes" in capsys.readouterr().err

@@ -41,6 +41,7 @@ READABLE_VERSIONS = (1, 2)
 CHECKPOINT_NAME = "model.npz"         # the model file in a run folder
 MAX_EXPANSION = 100                   # how much more than its stored bytes a member may inflate to
 MAX_DIRECTORY = 1 << 20               # bytes of zip directory: ~100 per array; a model has a few dozen arrays
+MAX_META = 16 << 20                   # bytes of metadata: a run's config and history take a few hundred kilobytes
 _EOCD = struct.Struct("<4s4H2LH")     # a zip's end-of-central-directory record
 # what np.load raises on damaged files (found by fuzzing): .npy headers are parsed with ast.literal_eval,
 # zip headers with struct, and a damaged header may name an unknown zip version or compression
@@ -171,6 +172,10 @@ def _refuse_zip_bombs(f: BinaryIO, path: Path) -> None:
     except zipfile.BadZipFile:
         return                                           # not a zip: np.load says what it is
     for member in members:
+        if member.filename == "meta.npy" and member.file_size > MAX_META:
+            raise CheckpointError(f"{path}: its metadata takes {member.file_size:,} bytes, more than any glassnet "
+                                  f"model's ({MAX_META:,} at most: the record of a run is a few hundred kilobytes); "
+                                  "the file is not one of them")
         if member.file_size > MAX_EXPANSION * member.compress_size + (1 << 20):
             raise CheckpointError(f"{path}: {member.filename} would expand from {member.compress_size:,} to "
                                   f"{member.file_size:,} bytes; glassnet does not compress its models, so this "
