@@ -336,7 +336,7 @@ PLANTED = [
      "adam.correction-times-t"),
     ("adam", ("v / (1 - beta2 ** self.t)", "v / (1 - beta1 ** self.t)"), "adam.correction-betas-mixed"),
     ("adam", ("m / (1 - beta1 ** self.t)", "m / (1 - beta2 ** self.t)"), "adam.correction-betas-mixed",
-     "p0 after step 2"),
+     "p0 after steps 1 and 2"),
     ("adam", ("(1 - beta2) * p.grad ** 2", "(1 - beta2) * np.abs(p.grad)"), "adam.v-of-abs-g"),
     ("adam", ("zip(self.params, self.m, self.v)", "zip(self.params, self.v, self.m)"), "adam.m-v-swapped"),
     ("adam", [("            m_hat = m / (1 - beta1 ** self.t)\n            v_hat = v / (1 - beta2 ** self.t)\n", ""),

@@ -272,9 +272,10 @@ def check_dropout(module: ModuleType, checks: Checks) -> None:
                 keeps_dtype(layer, x, np.ones_like(x))
             except Failed as e:
                 if e.cause == "upcasts" and getattr(getattr(layer, "mask", None), "dtype", None) == np.float64:
-                    raise Failed("for a float32 input, the mask the layer keeps is float64, and x times it too: a "
-                                 "mask made as keep / (1 − p) is float64; make it in x's dtype (.astype(x.dtype)), "
-                                 "so that a float32 network stays float32", "dropout.upcasts") from None
+                    seen = str(e).split(": ", 1)[0]                 # "in a float32 run (…), the output is float64"
+                    raise Failed(f"{seen}, and so is the mask the layer keeps: a mask made as keep / (1 − p) is "
+                                 "float64; make it in x's dtype (.astype(x.dtype)), so that a float32 network stays "
+                                 "float32", "dropout.upcasts") from None
                 raise
 
     def finite_differences() -> None:
