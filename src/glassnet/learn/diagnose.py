@@ -6,6 +6,10 @@ the right answer on these inputs, so that it can only fire on itself), then the 
 summed over the wrong axis or over every axis), then an exact constant factor (N, 1/N, −1, or any
 other, printed with the digits that show it). Anything else says that it cannot tell, and shows
 where the arrays differ most.
+
+A factor equal to the batch size is evidence of N only if another batch size shows it too (a
+constant 2 is N at batch 2): such a problem carries ``alone``, what it says without that reading, and
+the checks that run several batch sizes (``over_batches``) name it only once a second one agrees.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Problem:
 
     message: str
     cause: str | None
+    alone: str | None = None     # a factor that equals N: the message without the reading "N" (one batch size)
 
 
 def as_array(value: Any) -> np.ndarray | None:
@@ -66,6 +71,8 @@ def matches(got: Any, wrong: Any, rtol: float = EXACT) -> bool:
     if a is None or b is None or a.shape != b.shape or not np.array_equal(np.isfinite(a), np.isfinite(b)):
         return False
     finite = np.isfinite(b)
+    if not finite.any():                # NaN or inf everywhere: many mistakes give that, so it names none
+        return False
     return close(a[finite], b[finite], rtol)
 
 
@@ -125,15 +132,21 @@ def _factor(array: np.ndarray, want: np.ndarray, what: str, n: int | None) -> Pr
     if not close(array, k * want, EXACT):
         return None
     if n is not None and abs(k - n) <= 1e-9 * n:
-        return Problem(f"{what} is too large by a factor of N = {n} (the batch size): is it summed where a mean is "
-                       "meant?", "factor-n")
+        return Problem(f"{what} is too large by a factor of {batch_size(n)}: is it summed where a mean is "
+                       "meant?", "factor-n", f"{what} is exactly {n} times the right value ({n} is N here)")
     if n is not None and abs(k * n - 1) <= 1e-9:
-        return Problem(f"{what} is too small by a factor of N = {n} (the batch size): divided by N once too often? "
-                       "A sum over the batch is not a mean", "factor-1/n")
+        return Problem(f"{what} is too small by a factor of {batch_size(n)}: divided by N once too often? "
+                       "A sum over the batch is not a mean", "factor-1/n",
+                       f"{what} is exactly 1/{n} times the right value ({n} is N here)")
     if abs(k + 1) <= 1e-9:
         return Problem(f"{what} has the wrong sign: it is exactly −1 times the right value", "sign")
     return Problem(f"{what} is exactly {factor(k)} times the right value, in every entry: the formula's shape is "
                    "right and a constant factor in it is wrong or missing", "constant-factor")
+
+
+def batch_size(n: int, also: int | None = None) -> str:
+    """'N = 2 (the batch size)', or with a second batch size that showed the same factor, '… ; 3 at batch 3)'."""
+    return f"N = {n} (the batch size{f'; {also} at batch {also} too' if also is not None else ''})"
 
 
 def describe_number(got: float, want: float) -> str:

@@ -42,6 +42,14 @@ def load(path: Path) -> ModuleType:
     return module
 
 
+def read_source(path: Path) -> str:
+    """The text of the learner's file, read as ``load`` reads it (to look at how the code is written)."""
+    try:
+        return _read(path).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ExerciseFileError(f"{path} is not UTF-8: {e}") from None
+
+
 def _read(path: Path) -> bytes:
     try:
         return read_bytes(path, "workbook exercise", WORKBOOK, ExerciseFileError)

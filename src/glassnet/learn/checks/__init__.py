@@ -9,27 +9,71 @@ this one; ``glassnet.learn.exercises`` lists them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from glassnet.learn.diagnose import Mistakes, as_array, close, compare
+from glassnet.learn.diagnose import Mistakes, as_array, batch_size, close, compare
 from glassnet.learn.learner_code import describe, text
 from glassnet.learn.result import Result
-from glassnet.learn.shapes import explain_broadcast, explain_matmul
+from glassnet.learn.shapes import Refused, explain_broadcast, explain_matmul, refused_broadcast
+from glassnet.learn.show import where_differs
 from glassnet.nn.gradcheck import check_layer
 
 BATCHES = (2, 3, 7)
+SECOND_FORWARD = "backward after two forwards: the last one's"       # the names of checks several layers run
+DTYPES = "float64 stays float64, float32 stays float32"
+AFTER_TWO = "after forwards on batches of 7, then 3"
+T = TypeVar("T")
 
 
 class Failed(Exception):
-    """A check failed; the message says why, the cause names the mistake (None when it cannot tell)."""
+    """A check failed; the message says why, the cause names the mistake (None when it cannot tell).
 
-    def __init__(self, message: str, cause: str | None = None) -> None:
+    ``alone`` and ``batch``: the cause rests on a factor equal to the batch size ``batch``, which one batch
+    size cannot tell from a constant; ``alone`` says what was seen without naming N (see ``over_batches``).
+    """
+
+    def __init__(self, message: str, cause: str | None = None, *, alone: str | None = None,
+                 batch: int | None = None) -> None:
         super().__init__(message)
-        self.cause = cause
+        self.cause, self.alone, self.batch = cause, alone, batch
+
+    def confirmed(self, other: int) -> Failed:
+        """This failure, its factor N seen at batch ``other`` too."""
+        assert self.batch is not None
+        message = str(self).replace(batch_size(self.batch), batch_size(self.batch, other), 1)
+        return Failed(message, self.cause)
+
+
+def _itself(item: Any) -> int:
+    return int(item)
+
+
+def over_batches(batches: Iterable[T], check_at: Callable[[T], None], batch: Callable[[T], int] = _itself) -> None:
+    """``check_at`` each of ``batches`` in turn, failing at the first that fails, except that a factor equal to N
+    is named only when a second batch size fails with the same cause: a constant 2 equals N at batch 2.
+
+    A held factor whose other batch sizes pass, or fail otherwise, is not put down to N: the later failure is
+    raised (it names its own evidence), or, when every other batch size passes, the factor alone, unnamed.
+    """
+    held: Failed | None = None
+    for item in batches:
+        try:
+            check_at(item)
+        except Failed as e:
+            if held is None and e.alone is not None:
+                held = e
+                continue
+            if held is not None and e.cause == held.cause:
+                raise held.confirmed(batch(item)) from None
+            raise
+    if held is not None:
+        raise Failed(f"{held.alone}, and it is right at the other batch sizes: the checker cannot tell which "
+                     "mistake this is")
 
 
 class Checks:
@@ -71,32 +115,49 @@ def _raised(error: BaseException, path: Path) -> tuple[str, str]:
     if isinstance(error, (TypeError, AttributeError)) and re.search(r"'(Loose)?Param'", str(error)):
         return (f"{message}. A Param is not an array: its numbers are p.value (and its gradient p.grad)",
                 "param-not-array")
-    if isinstance(error, (TypeError, AttributeError)) and "'NoneType'" in str(error):
+    if isinstance(error, (TypeError, AttributeError)) and re.search(r"\bNoneType\b", str(error)):
         return (f"{message}. Something there is None where an array belongs: a cache that forward did not set (in "
                 "this mode: after an inference forward too), or a bias of a layer built with bias=False",
                 "none-value")
-    product = explain_matmul(error, path) if isinstance(error, ValueError) else None
+    if not isinstance(error, ValueError):
+        return message, "error"
+    product = explain_matmul(error, path)
     if product is not None:
         return f"{message}. There, {product}", "matmul-shapes"
-    shapes = _BROADCAST.search(str(error)) if isinstance(error, ValueError) else None
-    if shapes and shapes["rows"] == shapes["kept"]:
-        return (f"{message}. A reduction over axis 1 has shape (N,), and combining it with an (N, D) array pairs "
-                "it with the columns: keep the axis (keepdims=True gives shape (N, 1))", "keepdims")
-    arrays = explain_broadcast(error, path) if isinstance(error, ValueError) else None
+    refused = refused_broadcast(error, path)
+    if refused is not None:
+        return broadcast_message(message, refused)
+    arrays = explain_broadcast(error, path)
     if arrays is not None:
-        return (f"{message}. The arrays on that line: {arrays}; write down the shape each must have (a reduction "
-                "over the wrong axis gives one entry per row where one per feature belongs)", "broadcast-shapes")
+        return (f"{message}. The arrays named on that line: {arrays}; write down the shape each must have",
+                "broadcast-shapes")
     return message, "error"
 
 
-_BROADCAST = re.compile(r"could not be broadcast together with shapes \((?P<rows>\d+),\d+\) \((?P<kept>\d+),\)")
+def broadcast_message(message: str, refused: Refused) -> tuple[str, str]:
+    """What NumPy refused, with its operands' shapes, and keepdims named only when an operand is, on that very
+    line, a reduction over axis 1 without it."""
+    left, right = refused.left, refused.right
+    for row, other in ((left, right), (right, left)):
+        if row.row_reduction is not None and len(other.shape) == 2 and row.shape == other.shape[:1]:
+            return (f"{message}. There, {refused}: {row.row_reduction} has shape {row.shape}, one value per row, "
+                    f"and NumPy lines it up with the last axis of {other.text}, its columns: keep the axis "
+                    f"(keepdims=True gives shape ({row.shape[0]}, 1))", "keepdims")
+    said = f"{message}. There, {refused}: NumPy lines shapes up from the last axis, and these do not fit"
+    if len(left.shape) == len(right.shape) == 2 and left.shape == right.shape[::-1]:
+        said += "; each shape is the other reversed: one of the two is transposed"
+    for row, other in ((left, right), (right, left)):
+        if len(row.shape) == 1 and len(other.shape) == 2 and row.shape[0] == other.shape[0] != other.shape[1]:
+            said += (f"; {row.text} has one entry per row of {other.text}, which NumPy pairs with its columns: if it "
+                     f"is one value per row, it needs shape ({row.shape[0]}, 1) (keepdims=True where it is reduced)")
+    return f"{said}. Write down the shape each must have", "broadcast-shapes"
 
 
 def expect(got: Any, want: Any, what: str, *, n: int | None = None, mistakes: Mistakes = ()) -> None:
     """Fail, naming the mistake when it can, unless ``got`` equals ``want`` (``mistakes``: see ``compare``)."""
     problem = compare(got, want, what, n=n, mistakes=mistakes)
     if problem is not None:
-        raise Failed(problem.message, problem.cause)
+        raise Failed(problem.message, problem.cause, alone=problem.alone, batch=n)
 
 
 def expect_grad(param: Any, want: Any, what: str, *, n: int, mistakes: Mistakes = ()) -> None:
@@ -173,6 +234,80 @@ def assigned(backward: Callable[[np.ndarray], Any], grad_out: np.ndarray, params
             raise Failed(f"{p.name}.grad doubled on a second backward: gradients are accumulated (+=); assign them "
                          f"({p.name}.grad = ...)", "accumulated")
         expect(p.grad, g, f"{p.name}.grad after a second identical backward")
+
+
+def arrays_held(layer: Any) -> list[tuple[str, np.ndarray]]:
+    """The arrays in a layer's own fields, and one level into a tuple, list or dict there: ("self.x", x), …"""
+    found = []
+    fields = getattr(layer, "__dict__", None)
+    for name, value in (fields.items() if isinstance(fields, dict) else ()):
+        if isinstance(value, np.ndarray):
+            found.append((f"self.{name}", value))
+        elif isinstance(value, (tuple, list)):
+            found += [(f"self.{name}[{i}]", item) for i, item in enumerate(value) if isinstance(item, np.ndarray)]
+        elif type(value) is dict:
+            found += [(f"self.{name}[{key!r}]", item) for key, item in value.items() if isinstance(item, np.ndarray)]
+    return found
+
+
+@contextmanager
+def after_two_forwards(layer: Any, first: int, second: int) -> Iterator[None]:
+    """Around a backward that follows training forwards on a batch of ``first`` rows, then one of ``second``: if it
+    fails (or raises) while the layer still holds an array of ``first`` rows, forward kept the first cache."""
+    try:
+        yield
+    except Exception:
+        kept = next((name for name, array in arrays_held(layer) if array.ndim and len(array) == first), None)
+        if kept is None:
+            raise
+        raise Failed(f"forward on a batch of {first} rows, then on one of {second}: {kept} still has the first "
+                     f"batch's {first} rows, so backward used the first forward's cache. Set the cache on every "
+                     "forward: backward differentiates the last one (and learn train's last batch is smaller)",
+                     "stale-cache") from None
+
+
+def keeps_dtype(layer: Any, x: np.ndarray, grad_out: np.ndarray) -> tuple[Any, Any]:
+    """forward(x), then backward(G), failing unless the output, ∂L/∂x and each parameter's gradient have x's dtype
+    (its parameters have it too), and no array the layer keeps has less precision. Returns (output, ∂L/∂x).
+
+    A cache kept in more precision than the run's costs memory, not digits; one kept in less rounds them away."""
+    y = forward(layer.forward, x)
+    same_dtype(y, x.dtype, "the output")
+    for name, array in arrays_held(layer):
+        if array.dtype.kind == "f" and array.dtype.itemsize < x.dtype.itemsize:
+            same_dtype(array, x.dtype, f"{name}, which forward keeps,")
+    dx = backward(layer.backward, grad_out.astype(x.dtype), layer)
+    same_dtype(dx, x.dtype, "∂L/∂x")
+    for p in layer.params():
+        same_dtype(p.grad, x.dtype, f"{p.name}.grad")
+    return y, dx
+
+
+def same_dtype(array: Any, dtype: np.dtype[Any], what: str) -> None:
+    """Fail, naming the direction, if ``array`` is a floating-point array of another dtype than ``dtype``."""
+    got = getattr(array, "dtype", None)
+    if not isinstance(got, np.dtype) or got.kind != "f" or got == dtype:
+        return
+    run = f"in a {dtype} run (its floating-point inputs {dtype}), {what} is {got}"
+    if got.itemsize < dtype.itemsize:
+        raise Failed(f"{run}: something makes it {got} (an .astype(np.{got}), dtype=np.{got}, or a {got} array it is "
+                     f"combined with), and rounds away {dtype}'s digits; compute in the input's dtype", "downcasts")
+    made = ": np.zeros, np.ones and np.eye make float64 unless given a dtype" if got == np.float64 else ""
+    raise Failed(f"{run}: something computes it in {got} (an .astype(np.{got}), dtype=np.{got}, or a {got} array it is "
+                 f"combined with{made}); compute in the input's dtype, so that a {dtype} network stays {dtype} "
+                 f"(glassnet's Param refuses a {got} gradient for a {dtype} value)", "upcasts")
+
+
+def precise(got: Any, want: np.ndarray, what: str, rtol: float = 1e-10) -> None:
+    """Fail, without naming a cause, unless ``got`` equals ``want`` to float64's precision (not merely float32's)."""
+    array = as_array(got)
+    if array is None or array.shape != want.shape or close(array, want, rtol):
+        return
+    scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
+    off = float(np.max(np.abs(array - want))) / scale
+    raise Failed(f"{what}, in float64, agrees with glassnet's only to {off:.1e} of its largest entry, where a right "
+                 f"layer agrees to about 1e-15: some step loses precision, and the checker cannot tell which. "
+                 f"{where_differs(array, want)}")
 
 
 class LooseParam:

@@ -48,7 +48,7 @@ def compare_nodes(got: Any, nodes: Sequence[Node], where: str, n: int) -> None:
     root = next(node.name for node in nodes if node.name in problems)
     fed = [name for name in _fed_by(root, nodes) if name in problems]
     others = [name for name in problems if name != root and name not in fed]
-    cause = problems[root].cause
+    cause, alone = problems[root].cause, problems[root].alone
     if cause is None:
         node = next(node for node in nodes if node.name == root)
         message = f"{where}, the first wrong gradient is ∂L/∂{root}: {own_step('L', root, node.inputs)} " \
@@ -60,7 +60,8 @@ def compare_nodes(got: Any, nodes: Sequence[Node], where: str, n: int) -> None:
         message += f"\n      computed from it, and wrong too (fix ∂L/∂{root} first): {_names(fed)}"
     if others:
         message += f"\n      also wrong, not computed from it: {_names(others)}"
-    raise Failed(message, cause)
+    raise Failed(message, cause, alone=alone and f"{where}, the first wrong gradient (its inputs are right): {alone}",
+                 batch=n)
 
 
 def own_step(output: str, node: str, inputs: tuple[str, ...]) -> str:

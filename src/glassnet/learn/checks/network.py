@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.learn.checks import Checks, Failed, forward
+from glassnet.learn.checks import Checks, Failed, forward, over_batches
 from glassnet.learn.checks.batchnorm import batchnorm_nodes
 from glassnet.learn.checks.graph import Node, compare_nodes
 from glassnet.learn.diagnose import Mistake, close
@@ -69,16 +69,28 @@ def run_reference(n: int, seed: int) -> tuple[dict[str, Any], dict[str, Any], li
                  gamma1=norms[0].gamma.grad, beta1=norms[0].beta.grad,
                  gamma2=norms[1].gamma.grad, beta2=norms[1].beta.grad)
     inputs = {"x": x, "labels": labels, "params": params, "masks": masks}
-    return inputs, values, _nodes(values, params, masks, grads, n)
+    return inputs, values, _nodes(values, params, masks, grads, labels)
 
 
 def _nodes(values: dict[str, Any], params: dict[str, Any], masks: dict[str, Any], grads: dict[str, Any],
-           n: int) -> list[Node]:
+           labels: np.ndarray) -> list[Node]:
     """Every gradient in backward order: glassnet's at the layers, ``batchnorm_nodes``' inside batch norm."""
-    nodes = [Node("probs", grads["probs"], (), [
+    n = len(labels)
+    probs, dprobs, rows = values["probs"], grads["probs"], np.arange(n)
+    columns = np.zeros_like(probs)
+    columns[:, labels] = -1.0 / (n * probs[rows, labels])          # the same fancy indexing the mistake uses
+    nodes = [Node("probs", dprobs, (), [
                  Mistake("net.dprobs-every-entry", "only the label's probability enters the loss: ∂L/∂P is "
-                         "−1/(N p) at the label's entry, 0 elsewhere", -1 / (n * values["probs"]))]),
-             Node("logits", grads["logits"], ("probs",)),
+                         "−1/(N p) at the label's entry, 0 elsewhere", -1 / (n * probs)),
+                 Mistake("softmax.column-index", "[:, labels] writes every row at every label's column; write one "
+                         "entry per row: d[np.arange(N), labels]", columns)]),
+             Node("logits", grads["logits"], ("probs",), [
+                 Mistake("net.softmax-diagonal", "it keeps only the diagonal of softmax's Jacobian, P · ∂L/∂P; each "
+                         "probability depends on every logit of its row: P · (∂L/∂P − Σ_c ∂L/∂P_c P_c)",
+                         probs * dprobs),
+                 Mistake("net.softmax-sum-axis", "the sum Σ_c ∂L/∂P_c P_c runs over the batch (axis=0); it runs over "
+                         "each row's classes (axis=1, keepdims=True)",
+                         probs * (dprobs - (dprobs * probs).sum(axis=0, keepdims=True)))]),
              Node("W3", grads["W3"], ("logits",), [_before_dropout(values, grads, 2, "logits", "W3")]),
              Node("b3", grads["b3"], ("logits",)),
              Node("drop2", grads["drop2"], ("logits",))]
@@ -96,7 +108,9 @@ def _nodes(values: dict[str, Any], params: dict[str, Any], masks: dict[str, Any]
                       Mistake("relu.times-output", f"it is multiplied by the output relu{k}; the local derivative is "
                               f"the mask [bn{k} > 0]", relu_grad * values[f"relu{k}"]),
                       Mistake("relu.no-mask", f"it lets the gradient through everywhere: stop it where bn{k} ≤ 0",
-                              relu_grad)])]
+                              relu_grad),
+                      Mistake("net.relu-mask-x-hat", f"its mask comes from x_hat{k}; the ReLU's input is bn{k} = "
+                              f"γ x̂ + β: the mask is [bn{k} > 0]", np.where(values[f"x_hat{k}"] > 0, relu_grad, 0.0))])]
         inner = batchnorm_nodes(values[f"h{k}"], params[f"gamma{k}"], grads[f"bn{k}"], suffix=str(k),
                                 output=f"bn{k}", source=f"h{k}")
         nodes += [Node(node.name, grads.get(node.name, node.want), node.inputs, node.mistakes) for node in inner]
@@ -124,17 +138,20 @@ def check_network(module: ModuleType, checks: Checks) -> None:
                 raise Failed(f"the given forward was changed: {name} differs from glassnet's. Leave forward as it "
                              "came (the checks pass glassnet's own values to backward)", "net.forward-changed")
 
+    def backward_at(case: tuple[int, int]) -> None:
+        n, seed = case
+        inputs, values, nodes = run_reference(n, seed)
+        given = {name: np.array(value, copy=True) for name, value in values.items()}
+        got = module.backward(given, inputs["labels"].copy(), {k: v.copy() for k, v in inputs["params"].items()},
+                              {k: v.copy() for k, v in inputs["masks"].items()})
+        changed = [name for name in values if not np.array_equal(given[name], values[name])]
+        if changed:
+            raise Failed(f"backward changed values[{changed[0]!r}] in place; compute new arrays (the values are "
+                         "the forward's)", "changed-input")
+        compare_nodes(got, nodes, f"at batch {n}", n)
+
     def backward_pass() -> None:
-        for n, seed in ((5, 1), (8, 2)):
-            inputs, values, nodes = run_reference(n, seed)
-            given = {name: np.array(value, copy=True) for name, value in values.items()}
-            got = module.backward(given, inputs["labels"].copy(), {k: v.copy() for k, v in inputs["params"].items()},
-                                  {k: v.copy() for k, v in inputs["masks"].items()})
-            changed = [name for name in values if not np.array_equal(given[name], values[name])]
-            if changed:
-                raise Failed(f"backward changed values[{changed[0]!r}] in place; compute new arrays (the values are "
-                             "the forward's)", "changed-input")
-            compare_nodes(got, nodes, f"at batch {n}", n)
+        over_batches(((5, 1), (8, 2)), backward_at, batch=lambda case: case[0])
 
     checks.run_in_order(("the given forward, unchanged", forward_pass),
                         ("backward, node by node, against glassnet", backward_pass))

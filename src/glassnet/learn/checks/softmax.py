@@ -10,10 +10,22 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.learn.checks import BATCHES, Checks, Failed, expect, forward, require
-from glassnet.learn.diagnose import Mistake, as_array, close, describe_number, matches
+from glassnet.learn.checks import (
+    BATCHES,
+    DTYPES,
+    Checks,
+    Failed,
+    expect,
+    forward,
+    over_batches,
+    precise,
+    require,
+    same_dtype,
+)
+from glassnet.learn.diagnose import Mistake, as_array, batch_size, close, describe_number, matches
 from glassnet.learn.learner_code import describe
-from glassnet.learn.shapes import source_line
+from glassnet.learn.shapes import refused_broadcast, source_line
+from glassnet.learn.show import factor
 from glassnet.nn.losses import softmax_cross_entropy
 
 _WRONG_AXIS = "the softmax is normalized over the batch (axis 0); each row's probabilities must sum to 1 (axis 1)"
@@ -26,13 +38,21 @@ def _softmax(z: np.ndarray, axis: int = 1) -> np.ndarray:
 
 
 def _loss_mistakes(logits: np.ndarray, labels: np.ndarray) -> list[tuple[float, str, str]]:
+    """What each classic mistake makes of the loss: (value, cause, what it is); the first two are factors of N."""
     n, n_classes = logits.shape
     rows = np.arange(n)
     p = _softmax(logits)
     want = -np.log(p[rows, labels]).mean()
     shifted = logits - logits.max(axis=1, keepdims=True)
     by_column = logits - logits.max(axis=0, keepdims=True)
-    mistakes = [(n * want, "softmax.loss-sum", "it is the sum over the batch; the loss is the mean"),
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    mistakes = [(n * want, "softmax.loss-sum", f"it is the sum over the batch, {batch_size(n)} times the mean; "
+                 "the loss is the mean"),
+                (want / n, "factor-1/n", f"it is too small by a factor of {batch_size(n)}: the mean divided by N "
+                 "again"),
+                (-log_p[:, labels].mean(), "softmax.column-index", "log_p[:, labels] is an N × N block (every row, "
+                 "at every label's column), and its mean is not the loss; take one entry per row: "
+                 "log_p[np.arange(N), labels]"),
                 (want / n_classes, "softmax.loss-mean-over-classes", f"it is the mean over all N·C entries (divided "
                  f"by C = {n_classes} too); average over the N samples only"),
                 (-shifted[rows, labels].mean(), "softmax.no-log-sum-exp", "the log-sum-exp term is missing: "
@@ -62,6 +82,8 @@ def _grad_mistakes(logits: np.ndarray, labels: np.ndarray) -> list[Mistake]:
     columns[:, labels] -= 1.0                              # the same fancy indexing the mistake uses
     by_column = logits - logits.max(axis=0, keepdims=True)
     shifted = logits - logits.max(axis=1, keepdims=True)
+    predicted = np.zeros_like(p)
+    predicted[rows, logits.argmax(axis=1)] = 1.0
     return [Mistake("softmax.no-one-hot", "it is P / N: subtract the one-hot labels Y", p / n),
             Mistake("softmax.subtract-after-divide", "it is P/N − Y: the 1/N divides P − Y, the one-hot part too",
                     p / n - one_hot),
@@ -72,7 +94,13 @@ def _grad_mistakes(logits: np.ndarray, labels: np.ndarray) -> list[Mistake]:
                                                         - one_hot) / n),
             Mistake("softmax.column-max", "it subtracts each column's max (axis=0); each row needs its own max "
                     "(axis=1, keepdims=True)", (np.exp(by_column) / np.exp(by_column).sum(axis=1, keepdims=True)
-                                                - one_hot) / n)]
+                                                - one_hot) / n),
+            Mistake("softmax.unnormalized", "it uses exp(z − max z) without dividing by its row's sum: P = "
+                    "exp(z − max z) / Σ exp(z − max z), or exp(log P)", (np.exp(shifted) - one_hot) / n),
+            Mistake("softmax.log-p-for-p", "it uses log P where P belongs: ∂L/∂z = (P − Y)/N, with P = exp(log P)",
+                    (np.log(p) - one_hot) / n),
+            Mistake("softmax.argmax-for-label", "it subtracts 1 at each row's largest logit (argmax); Y is 1 at "
+                    "each row's label: grad[np.arange(N), labels] -= 1", (p - predicted) / n)]
 
 
 def _loss(value: Any, n: int, grad: Any = None) -> float:
@@ -88,37 +116,42 @@ def _loss(value: Any, n: int, grad: Any = None) -> float:
 def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
     rng = np.random.default_rng(0)
 
+    def values_at(n: int) -> None:
+        logits, labels = rng.standard_normal((n, 10)) * 3, rng.integers(0, 10, n)
+        loss, grad = _call(module, logits, labels)
+        want_loss, want_grad = softmax_cross_entropy(logits, labels)
+        got = _loss(loss, n, grad)
+        if math.isnan(got) and close(grad, want_grad):
+            raise Failed(f"the loss at batch {n} is NaN while the gradient is right: the log of a number < 0, "
+                         "as P − 1 is. Most often grad = P shares P's memory, so grad[rows, labels] -= 1 changes "
+                         "P before the loss reads it: take grad = P.copy(), or compute the loss first",
+                         "softmax.aliased")
+        if not math.isclose(got, want_loss, rel_tol=1e-9):
+            where = f"the loss at batch {n}: {describe_number(got, want_loss)}"
+            for i, (wrong, cause, words) in enumerate(_loss_mistakes(logits, labels)):
+                if math.isclose(got, wrong, rel_tol=1e-9):
+                    ratio = f"{where}: it is exactly {factor(got / want_loss)} times the right value ({n} is N here)"
+                    raise Failed(f"{where}: {words}", cause, alone=ratio if i < 2 else None, batch=n)
+            raise Failed(f"{where}; the checker cannot tell which mistake this is")
+        expect(grad, want_grad, f"∂L/∂logits at batch {n}", n=n, mistakes=_grad_mistakes(logits, labels))
+
     def values() -> None:
-        for n in BATCHES:
-            logits, labels = rng.standard_normal((n, 10)) * 3, rng.integers(0, 10, n)
-            loss, grad = _call(module, logits, labels)
-            want_loss, want_grad = softmax_cross_entropy(logits, labels)
-            got = _loss(loss, n, grad)
-            if math.isnan(got) and close(grad, want_grad):
-                raise Failed(f"the loss at batch {n} is NaN while the gradient is right: the log of a number < 0, "
-                             "as P − 1 is. Most often grad = P shares P's memory, so grad[rows, labels] -= 1 changes "
-                             "P before the loss reads it: take grad = P.copy(), or compute the loss first",
-                             "softmax.aliased")
-            if not math.isclose(got, want_loss, rel_tol=1e-9):
-                where = f"the loss at batch {n}: {describe_number(got, want_loss)}"
-                for wrong, cause, words in _loss_mistakes(logits, labels):
-                    if math.isclose(got, wrong, rel_tol=1e-9):
-                        raise Failed(f"{where}: {words}", cause)
-                raise Failed(f"{where}; the checker cannot tell which mistake this is")
-            expect(grad, want_grad, f"∂L/∂logits at batch {n}", n=n, mistakes=_grad_mistakes(logits, labels))
+        over_batches(BATCHES, values_at)
 
     def stable() -> None:
         logits = np.array([[1e4, 0.0, -1e4], [-1e4, 5e3, 1e4], [-3e4, -2e4, -2.5e4]])  # row maxima far apart
         labels = np.array([1, 2, 0])
         with np.errstate(all="ignore"):
             loss, grad = module.softmax_cross_entropy(logits.copy(), labels)
-            variants = [(shift, form(logits - offset, labels)) for shift, offset in (("none", 0.0),
-                                                                                   ("batch", logits.max()))
-                        for form in (_ratio, _log_form)]
+            variants = [(shift, form(logits - offset, labels)) for shift, offset in (
+                ("none", 0.0), ("batch", logits.max()), ("min", logits.min(axis=1, keepdims=True)))
+                for form in (_ratio, _log_form)]
         got = as_array(grad)
         want = softmax_cross_entropy(logits, labels)[1]
-        if matches(got, want) and not math.isfinite(float(np.sum(loss))):
-            raise Failed("for logits of ±10⁴ the gradient is right but the loss is not finite: it takes the log of "
+        with np.errstate(all="ignore"):
+            underflowed = -np.log(_softmax(logits)[np.arange(3), labels]).mean()        # +inf: a p is 0
+        if matches(got, want) and float(np.sum(loss)) == underflowed:
+            raise Failed("for logits of ±10⁴ the gradient is right but the loss is +inf: it takes the log of "
                          "a probability that underflowed to 0. Compute log p directly: z − max z − log Σ "
                          "exp(z − max z)",
                          "softmax.log-of-softmax")
@@ -131,28 +164,50 @@ def check_softmax_cross_entropy(module: ModuleType, checks: Checks) -> None:
             if any(shift == "none" and matches(got, wrong) for shift, wrong in variants):
                 raise Failed("logits of ±10⁴ give NaN or inf: exp overflows (or underflows to log 0). Subtract each "
                              "row's max before exp (log-sum-exp); never use log(p + eps)", "softmax.no-shift")
+            if any(shift == "min" and matches(got, wrong) for shift, wrong in variants):
+                raise Failed("logits of ±10⁴ give NaN or inf: it subtracts each row's min (logits.min(axis=1)), so "
+                             "exp overflows; subtract each row's max: every exponent is then ≤ 0",
+                             "softmax.min-shift")
             rows = sorted({int(r) for r in np.argwhere(~np.isfinite(got))[:, 0]})
-            raise Failed(f"logits of ±10⁴ give NaN or inf (rows {rows} of ∂L/∂logits): exp overflows or "
-                         "underflows somewhere; the checker cannot tell where. Subtract each row's max before exp")
-        expect(grad, want, "∂L/∂logits for logits of ±10⁴", n=3)
+            where = f"rows {rows} of ∂L/∂logits" if rows else "the loss; ∂L/∂logits is finite"
+            raise Failed(f"logits of ±10⁴ give NaN or inf ({where}): exp overflows or underflows somewhere; the "
+                         "checker cannot tell where. Subtract each row's max before exp")
+        expect(grad, want, "∂L/∂logits for logits of ±10⁴")
+
+    def dtypes() -> None:
+        logits, labels = rng.standard_normal((4, 10)) * 3, rng.integers(0, 10, 4)
+        for dtype in (np.float64, np.float32):
+            _, grad = module.softmax_cross_entropy(logits.astype(dtype), labels)
+            same_dtype(grad, np.dtype(dtype), "∂L/∂logits")
+            if dtype is np.float64:
+                precise(grad, softmax_cross_entropy(logits, labels)[1], "∂L/∂logits")
 
     def untouched() -> None:
         logits, labels = rng.standard_normal((4, 10)), rng.integers(0, 10, 4)
         forward(module.softmax_cross_entropy, logits, labels, what="softmax_cross_entropy")
 
     checks.run_in_order(("loss and gradient", values), ("stable for large logits", stable),
-                        ("leaves its arguments unchanged", untouched))
+                        ("leaves its arguments unchanged", untouched), (DTYPES, dtypes))
 
 
 def _call(module: ModuleType, logits: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
     """The learner's function on a copy of the logits; labels used as row indices are named as such."""
+    path = Path(module.__file__ or "")
     try:
         return module.softmax_cross_entropy(logits.copy(), labels)
     except IndexError as e:
-        line = source_line(e, Path(module.__file__ or ""))
+        line = source_line(e, path)
         if line is not None and re.search(r"\[\s*labels\s*\]", line):
-            raise Failed(f"{describe(e, [Path(module.__file__ or '')])}: [labels] picks rows by their labels; "
+            raise Failed(f"{describe(e, [path])}: [labels] picks rows by their labels; "
                          "index one entry per row, grad[np.arange(N), labels]", "softmax.row-index") from None
+        raise
+    except ValueError as e:
+        refused = refused_broadcast(e, path)
+        if refused is not None and any(side.value is labels and len(other.shape) == 2 for side, other in
+                                       ((refused.left, refused.right), (refused.right, refused.left))):
+            raise Failed(f"{describe(e, [path])}. There, {refused}: labels holds one class index per row, shape "
+                         f"{labels.shape}, not one-hot rows; pick each row's entry at its label: "
+                         "log_p[np.arange(N), labels]", "softmax.labels-as-one-hot") from None
         raise
 
 

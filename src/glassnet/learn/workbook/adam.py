@@ -8,7 +8,7 @@ where m̂ and v̂ are m and v corrected for having started at 0: unbiased estima
 E[g²] at step t. Derive the correction: what is E[m] after t steps, if every g has mean E[g]?
 
 Keep t, and one m and one v per parameter, in the attributes below; update each p.value in place
-(p.value -= ...), so that the layers see the change.
+(p.value -= ...), so that whoever holds the array sees the step (only checkpoint loading rebinds it).
 Stuck? glassnet learn hint adam  (one step at a time)
 Worked derivation, to compare once yours passes: docs page "Adam and the schedule".
 Check with:  glassnet learn check . adam
