@@ -85,7 +85,8 @@ def test_controls_need_the_owner_and_the_page_origin_and_stop_keeps_the_checkpoi
     assert f"stopped from the live view after step {step}" in out and f"--resume {run}" in out
     assert train.popen.returncode == 0 and (run / "model.npz").exists()
     end = read_records(run / RECORD_NAME)[-1]
-    assert (end["kind"], end["finished"], end["reason"]) == ("end", False, "stopped from the live view")
+    reason = f"stopped from the live view after step {step}"
+    assert (end["kind"], end["finished"], end["reason"]) == ("end", False, reason)
 
 
 def test_the_record_survives_kill_9_and_resume_continues_it(data_dir, tmp_path):
@@ -148,7 +149,7 @@ def test_watch_in_chromium_curves_pause_resume_draw_stop_and_replay(data_dir, tm
         page.goto(serve.owner_url("serving "))
         wait_until(page, f"window.glassnetLive.taken === {recorded}")
         assert page.locator("#pause").is_disabled()
-        assert page.inner_text("#run-status").startswith("Stopped (stopped from the live view)")
+        assert page.inner_text("#run-status").startswith("Stopped (stopped from the live view after step ")
         serve.finish()
         browser.close()
     assert (tmp_path / "live.png").stat().st_size > 50_000
