@@ -13,7 +13,8 @@ mode of the forward pass it differentiates, not the mode the layer is in now.
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 assigns each parameter's gradient, returns a new array and never changes its argument.
 Stuck? glassnet learn hint batchnorm  (one step at a time)
-Worked derivation, to compare once yours passes: docs page "Batch normalization".
+Worked derivation, to compare once yours passes: docs page "Batch normalization", sections
+"The compact form" and "Running statistics and inference".
 Check with:  glassnet learn check . batchnorm
 """
 

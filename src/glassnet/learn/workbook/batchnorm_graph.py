@@ -13,7 +13,8 @@ gradients of the nodes it feeds. Derive each local derivative on paper first; th
 folds these steps into one formula.
 
 Stuck? glassnet learn hint batchnorm_graph  (one step at a time)
-Worked derivation, to compare once yours passes: docs page "Batch normalization".
+Worked derivation, to compare once yours passes: docs page "Batch normalization", up to the
+end of "Backward, from the computational graph" (the next section is exercise 6's answer).
 Check with:  glassnet learn check . batchnorm_graph
 """
 

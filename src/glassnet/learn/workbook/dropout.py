@@ -10,7 +10,7 @@ it for the forward pass that ran last (training or inference).
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 draws nothing, returns a new array and never changes its argument.
 Stuck? glassnet learn hint dropout  (one step at a time)
-Worked derivation, to compare once yours passes: docs page "ReLU and dropout".
+Worked derivation, to compare once yours passes: docs page "ReLU and dropout", its section "Inverted dropout".
 Check with:  glassnet learn check . dropout
 """
 

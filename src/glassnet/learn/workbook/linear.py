@@ -9,6 +9,8 @@ backward receives G = ∂L/∂Z, of shape (N, D_out). It must
 Derive them: write one entry of Z as a sum, and find every entry of Z a weight, a bias or an
 input touches.
 
+A Param (self.weight, self.bias) holds two arrays of one shape: .value, the numbers the layer computes
+with, and .grad, the gradient backward assigns.
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 *assigns* each parameter's gradient (self.weight.grad = ...), returns ∂L/∂X, and never changes its
 argument or a parameter's value.

@@ -9,7 +9,8 @@ framework does.
 Rules of every layer: forward never changes its input, and caches what backward needs; backward
 returns a new array and never changes its argument.
 Stuck? glassnet learn hint relu  (one step at a time)
-Worked derivation, to compare once yours passes: docs page "ReLU and dropout".
+Worked derivation, to compare once yours passes: docs page "ReLU and dropout", its section "ReLU" (the next
+section is exercise 4's answer).
 Check with:  glassnet learn check . relu
 """
 
