@@ -15,7 +15,7 @@ export GLASSNET_DATA ?= $(wildcard $(abspath ../shared/data/mnist))
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,dev,ref,docs,sklearn,onnx,sweep]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,ref,docs,sklearn,onnx,sweep,mlflow]'
 	touch $@
 
 install: $(BIN)/.installed

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from glassnet.checkpoint import CHECKPOINT_NAME
-from glassnet.cli.common import UsageError
+from glassnet.cli.common import UsageError, add_mlflow_flag
 from glassnet.cli.learn import at_least, cmd_learn
 from glassnet.cli.models import cmd_compare, cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve the live view of this run on 127.0.0.1 (pause, resume and stop it from the page)")
     train.add_argument("--watch-port", type=int, default=8000, metavar="PORT",
                        help="port of the live view (default 8000; 0 picks a free one)")
+    add_mlflow_flag(train, "the run")
     _add_config_flags(train)
 
     evaluate = commands.add_parser("evaluate", help="classification report of a model on the test set")

@@ -1,4 +1,4 @@
-"""What the glassnet subcommands share: usage errors, model paths, data loading, progress bars."""
+"""What the glassnet subcommands share: usage errors, model paths, data loading, progress bars, MLflow."""
 
 from __future__ import annotations
 
@@ -19,6 +19,26 @@ class UsageError(Exception):
 def config_flags(args: argparse.Namespace) -> dict[str, Any]:
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
             if getattr(args, f.name) is not None}
+
+
+def add_mlflow_flag(parser: argparse.ArgumentParser, runs: str) -> None:
+    from glassnet.tracking import DEFAULT_EXPERIMENT
+
+    parser.add_argument("--mlflow", nargs="?", const=DEFAULT_EXPERIMENT, metavar="EXPERIMENT",
+                        help=f"record {runs} in MLflow (extra 'mlflow'): parameters, each epoch's figures, the "
+                             f"model file; in experiment EXPERIMENT (default {DEFAULT_EXPERIMENT}) of "
+                             "$MLFLOW_TRACKING_URI, else of MLflow's default store in this folder")
+
+
+def mlflow_tracker(args: argparse.Namespace) -> Any:
+    """The ``Tracker`` that ``--mlflow`` asks for (its warnings one line on stderr), or None."""
+    from glassnet.tracking import Tracker
+
+    if args.mlflow is None:
+        return None
+    if not args.mlflow.strip():
+        raise UsageError("--mlflow EXPERIMENT needs an experiment name (or none, for the default)")
+    return Tracker(args.mlflow, warn=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def model_path(path: Path) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from glassnet.cli.common import UsageError, load_data
+from glassnet.cli.common import UsageError, add_mlflow_flag, load_data, mlflow_tracker
 from glassnet.errors import GlassnetError
 
 
@@ -38,6 +38,7 @@ def add_parsers(commands: Any, data_flags: Any) -> None:
     run.add_argument("--storage", metavar="URL", help="a shared database, e.g. postgresql://user@host/db, so that "
                      "workers on other machines can join (default: an SQLite file in DIR)")
     data_flags(run)
+    add_mlflow_flag(run, "each trial (under a run of the study) and pass it to the workers started here")
     worker = steps.add_parser("worker", help="join a study and run its trials until it has enough")
     worker.add_argument("--storage", metavar="URL", help="the study's database (required)")
     worker.add_argument("--from-coordinator", action="store_true", help=argparse.SUPPRESS)  # see local.start_workers
@@ -48,6 +49,7 @@ def add_parsers(commands: Any, data_flags: Any) -> None:
                         "trials already in the study (default: a fresh seed); the workers a sweep starts are "
                         "numbered 0, 1, …")
     data_flags(worker)
+    add_mlflow_flag(worker, "each trial (under the study's run, when the sweep made one)")
     report = steps.add_parser("report", help="the trials table, best.toml and plots of a study")
     report.add_argument("folder", type=Path, metavar="DIR", help="the sweep folder")
     report.add_argument("--storage", metavar="URL", help="the study's database, when not in DIR")
@@ -84,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be 1 to {most} (four per core here: more would only share the cores, "
                          "each with its own copy of MNIST), or 0 with --storage, to only create the study")
     spec = load_spec(args.spec)
+    tracker = mlflow_tracker(args)
     if args.workers:                # the data checked before any folder is made: a failed start leaves nothing
         mnist = load_data(args)
         TrainData.from_mnist(mnist, spec.base.validation_size, spec.train_subset)
@@ -104,7 +107,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"other machines can join with: {join}", flush=True)
     started = time.perf_counter()
     relay = _Relay()
-    workers = start_workers(args.workers, url, spec.name, folder, _data_args(mnist))
+    parent = tracker.study_run(spec.name, create=True) if tracker else None
+    workers = start_workers(args.workers, url, spec.name, folder, [*_data_args(mnist), *_mlflow_args(args)])
     try:
         relay.attach(workers)
         _follow(study, workers)
@@ -113,7 +117,13 @@ def _run(args: argparse.Namespace) -> int:
             if w.poll() is None:
                 w.terminate()                               # it abandons its trial, which is queued again
     print(f"\n{len(workers)} worker(s) done in {time.perf_counter() - started:.0f} s", flush=True)
+    if tracker and parent:
+        tracker.end_study_run(parent, counts(study.get_trials(deepcopy=False))["finished"] >= spec.trials)
     return _finish(study, spec, folder, workers, relay.count, _again(args, folder))
+
+
+def _mlflow_args(args: argparse.Namespace) -> list[str]:
+    return ["--mlflow", args.mlflow] if args.mlflow is not None else []
 
 
 def _again(args: argparse.Namespace, folder: Path) -> str:
@@ -124,7 +134,7 @@ def _again(args: argparse.Namespace, folder: Path) -> str:
                        *(["--workers", str(args.workers)] if args.workers != 1 else []),
                        *(["--storage", redacted(args.storage)] if args.storage else []),
                        *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
-                       *(["--no-download"] if args.no_download else [])])
+                       *(["--no-download"] if args.no_download else []), *_mlflow_args(args)])
 
 
 class _Relay:
@@ -255,8 +265,9 @@ def _worker(args: argparse.Namespace) -> int:
         raise UsageError("--storage URL is required: the study's database")
     study, spec = load_study(url, args.study, args.index, say=_say)
     folder = prepare_folder(args.out or Path("sweeps") / spec.name, spec.name)
+    tracker = mlflow_tracker(args)
     mnist = load_data(args, quiet=True)
-    worker = Worker(study, spec, mnist, folder, log=_say)
+    worker = Worker(study, spec, mnist, folder, log=_say, tracker=tracker)
     _WorkerSignals(worker)
     if args.from_coordinator:
         watch_coordinator(_coordinator_gone)

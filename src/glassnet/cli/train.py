@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from glassnet.checkpoint import CHECKPOINT_NAME
-from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, model_path, progress_bar
+from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, mlflow_tracker, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
 from glassnet.run_folder import held, new_timestamped, prepare_new
@@ -41,6 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.watch and not 0 <= args.watch_port <= 65535:
         raise UsageError(f"--watch-port must be in 0-65535 (0 picks a free one), got {args.watch_port}")
     token = owner_token() if args.watch else ""     # a bad GLASSNET_TOKEN is refused before anything is made
+    tracker = mlflow_tracker(args)                  # so is --mlflow without its extra
     config, named, history = _resolve_run(args)
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
@@ -48,12 +50,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the folder is made once the data and the config are known to be good: a failed start leaves nothing
     run_dir = named if args.resume is not None and named is not None else \
         prepare_new(named) if named is not None else new_timestamped()
-    with held(run_dir):                        # the whole command: training, then the report files
-        return _train(args, config, history, mnist, data, run_dir, started, token)
+    tracking = tracker.run(config, run_dir) if tracker else None
+    with held(run_dir), tracking or contextlib.nullcontext():     # the whole command: training, the report files
+        return _train(args, config, history, mnist, data, run_dir, started, token, tracking)
 
 
 def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mnist: Any, data: Any,
-           run_dir: Path, started: float, token: str) -> int:
+           run_dir: Path, started: float, token: str, tracking: Any) -> int:
     from glassnet.checkpoint import update_metadata
     from glassnet.cli.watch import start_watch
     from glassnet.data.mnist import to_inputs
@@ -102,7 +105,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
         print(f"training on {mnist.name}: {len(data.x_train)} images, evaluating on {data.eval_name} "
               f"({len(data.x_eval)}); run folder {run_dir}", flush=True)
     watch = start_watch(run_dir, config, data, mnist, args.watch_port, token) if args.watch else None
-    callbacks: list[Callback] = [Progress()] + ([watch.recorder] if watch else [])
+    callbacks: list[Callback] = [Progress()] + ([watch.recorder] if watch else []) + \
+        ([tracking] if tracking else [])
     result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None,
                  init_from=model_path(args.init_from) if args.init_from else None)
     if not result.finished:                        # a stop from the live view, or Ctrl-C
@@ -122,6 +126,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     run_files.write_metrics(run_dir, metrics)
     plots = _write_plots(run_dir, result, report, mnist.test_images, mnist.test_labels, predicted, data.eval_name)
     run_files.write_report(run_dir, config, report, result.history, metrics, plots)
+    if tracking:
+        tracking.log_final({"test_accuracy": report.accuracy, "test_macro_f1": report.macro("f1")})
     print(f"\ntest accuracy {report.accuracy:.2%}  macro precision {report.macro('precision'):.2%}  "
           f"recall {report.macro('recall'):.2%}  F1 {report.macro('f1'):.2%}")
     print(f"wrote {run_dir}/: {CHECKPOINT_NAME}, config.toml, history.csv, history.json, metrics.json, "

@@ -66,11 +66,11 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def start_workers(n: int, url: str, study: str, folder: Path, data_args: list[str]) -> list[subprocess.Popen[bytes]]:
-    """``n`` workers on this machine, each with its share of the cores for NumPy's BLAS (at least one
-    thread), logging to ``folder/workers/worker-K.log``. Worker K has index K (see ``study.sampler_seed``).
-    They run in their own process groups, so a Ctrl-C in the terminal reaches the coordinator alone, which
-    passes it on.
+def start_workers(n: int, url: str, study: str, folder: Path, flags: list[str]) -> list[subprocess.Popen[bytes]]:
+    """``n`` workers on this machine, given ``flags`` (the data's, MLflow's), each with its share of the cores
+    for NumPy's BLAS (at least one thread), logging to ``folder/workers/worker-K.log``. Worker K has index K
+    (see ``study.sampler_seed``). They run in their own process groups, so a Ctrl-C in the terminal reaches
+    the coordinator alone, which passes it on.
 
     Each worker reads the storage URL from the first line of its stdin, a pipe this process keeps open
     and never writes to again: the URL (and any password in it) stays out of the process list, and a
@@ -82,7 +82,7 @@ def start_workers(n: int, url: str, study: str, folder: Path, data_args: list[st
     workers = []
     for k in range(n):
         command = [sys.executable, "-m", "glassnet", "sweep", "worker", "--from-coordinator", "--study", study,
-                   "--out", str(folder), "--index", str(k), *data_args]
+                   "--out", str(folder), "--index", str(k), *flags]
         with open(logs / f"worker-{k}.log", "ab") as log:
             worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                       env=env, start_new_session=True)

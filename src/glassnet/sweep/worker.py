@@ -37,6 +37,7 @@ from glassnet.sweep.space import Dimension, decode
 from glassnet.sweep.spec import SweepSpec
 from glassnet.sweep.storage import SweepError, experimental_allowed
 from glassnet.sweep.study import counts, trials_wanted
+from glassnet.tracking import Tracker
 from glassnet.train import Callback, EpochStats, Logs, StopTraining, TrainData, evaluate, fit
 
 TRIALS_FOLDER = "trials"
@@ -117,8 +118,10 @@ class Worker:
     """Runs trials of ``study`` on ``mnist`` into ``out/trials/NNNN`` until the study has enough, or stops."""
 
     def __init__(self, study: optuna.Study, spec: SweepSpec, mnist: Any, out: Path, *,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, tracker: Tracker | None = None) -> None:
         self.study, self.spec, self.out, self.log = study, spec, out, log
+        self.tracker = tracker                    # records each trial as an MLflow run, under the study's
+        self._parent: str | None = None
         self.data = TrainData.from_mnist(mnist, spec.base.validation_size, spec.train_subset)
         self.summary = WorkerSummary()
         self._trial: optuna.Trial | None = None
@@ -222,6 +225,13 @@ class Worker:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
 
+    def _tracking(self, tracker: Tracker, number: int, config: TrainConfig, folder: Path) -> Callback:
+        """The trial's MLflow run, nested under the study's when the sweep made one (``--mlflow`` on its command)."""
+        name = self.study.study_name
+        self._parent = self._parent or tracker.study_run(name, create=False)
+        return tracker.run(config, folder, run_name=f"{name} trial {number}", parent_run_id=self._parent,
+                                tags={"glassnet.study": name, "glassnet.trial": str(number)})
+
     def _train(self, trial: optuna.Trial) -> float:
         params = {d.field: suggest(trial, d) for d in self.spec.space}
         shown = ", ".join(f"{name}={decode(value)}" for name, value in params.items())
@@ -238,6 +248,8 @@ class Worker:
         trial.set_user_attr("run_dir", str(folder.resolve()))
         callbacks = [_RunFiles(folder, config), DiagnosticsRecorder.for_run(folder, config, self.data),
                      _Pruning(trial, self.spec.objective, config.epochs), _Abandon(lambda: self._abandon)]
+        if self.tracker is not None:
+            callbacks.append(self._tracking(self.tracker, trial.number, config, folder))
         result = fit(config, self.data, run_dir=folder, callbacks=callbacks)
         trial.set_user_attr("epochs", len(result.history))
         trial.set_user_attr("seconds", round(sum(s.seconds for s in result.history), 3))
