@@ -91,6 +91,16 @@ def test_a_train_run_reads_back_from_the_server(server, digits, tmp_path, monkey
     # the model file as the command left it: with the test set's figures in its metadata
     assert _artifact(server, run.info.run_id, tmp_path / "down") == (run_dir / "model.npz").read_bytes()
 
+    # extended: a new MLflow run, holding the epochs done before too
+    assert main(["train", "--resume", str(run_dir), "--epochs", "4", "--data-dir", str(digits), "--no-download",
+                 "--quiet", "--mlflow", "cli-train"]) == 0
+    [extended] = [r for r in _runs(server, "cli-train") if r.info.run_id != run.info.run_id]
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history) == 4
+    assert _history(server, extended.info.run_id, "eval_loss") == [(e["epoch"], e["eval_loss"]) for e in history]
+    assert extended.data.params["epochs"] == "4"
+    assert _artifact(server, extended.info.run_id, tmp_path / "down2") == (run_dir / "model.npz").read_bytes()
+
 
 @pytest.mark.slow
 def test_non_finite_figures_are_recorded_as_mlflow_stores_them(server, tmp_path):
@@ -130,22 +140,46 @@ def test_sweep_trials_are_runs_nested_under_the_study(server, digits, tmp_path):
         assert _artifact(server, run.info.run_id, tmp_path / f"down{number}") == (folder / "model.npz").read_bytes()
 
 
-@pytest.mark.slow
-def test_a_server_that_is_down_costs_one_warning_line(digits, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def closed_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """MLFLOW_TRACKING_URI at a loopback port that refuses connections (bound, never listening)."""
     _require_mlflow()
-    with socket.socket() as held:                 # bound, never listening: connections to it are refused
+    with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{held.getsockname()[1]}")
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")       # MLflow's 7 retries take minutes
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-        run_dir = tmp_path / "run"
-        assert main(["train", "--data-dir", str(digits), "--no-download", "--out", str(run_dir), *TRAIN,
-                     "--mlflow"]) == 0
+        yield url
+
+
+def _mlflow_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "MLflow" in line]
+
+
+@pytest.mark.slow
+def test_a_server_that_is_down_costs_one_warning_line(closed_port, digits, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "--data-dir", str(digits), "--no-download", "--out", str(run_dir), *TRAIN, "--mlflow"]) == 0
     err = capsys.readouterr().err
-    said = [line for line in err.splitlines() if "MLflow" in line]
-    assert len(said) == 1 and said[0].startswith("MLflow: could not start a run at http://127.0.0.1:"), err
-    assert "training goes on without tracking" in said[0]
+    assert _mlflow_lines(err) == [f"MLflow: could not start a run at {closed_port} (Connection refused); "
+                                  "training goes on without tracking"], err
     assert {"model.npz", "metrics.json", "report.md"} <= {p.name for p in run_dir.iterdir()}
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_server_is_down_warns_once_a_process(closed_port, digits, tmp_path):
+    """The coordinator and its worker each say it once; the worker's second trial does not try again."""
+    spec = write_spec(tmp_path, name="untracked", trials=2, pruning="false", subset=300)
+    done = subprocess.run([sys.executable, "-m", "glassnet", "sweep", str(spec), "--out", str(tmp_path / "sweep"),
+                           "--data-dir", str(digits), "--no-download", "--mlflow"],
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 of 2 trials finished" in done.stdout
+    said = f"the run of study 'untracked' at {closed_port} (Connection refused); training goes on without tracking"
+    assert _mlflow_lines(done.stdout + done.stderr) == [f"MLflow: could not start {said}"]
+    log = (tmp_path / "sweep" / "workers" / "worker-0.log").read_text()
+    assert _mlflow_lines(log) == [f"MLflow: could not find {said}"], log
 
 
 def test_without_the_extra_the_flag_fails_in_one_line_before_training(tmp_path, monkeypatch, capsys):

@@ -20,6 +20,7 @@ calls it.
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -74,8 +75,7 @@ class Tracker:
             return action(self._connect())
         except Exception as e:
             self.failed = True
-            cause = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            self.warn(f"MLflow: could not {what} at {self._where()} ({cause}); training goes on without tracking")
+            self.warn(f"MLflow: could not {what} at {self._where()} ({_cause(e)}); training goes on without tracking")
             return None
 
     def _where(self) -> str:
@@ -132,7 +132,7 @@ class Tracker:
             tags = {"glassnet.study": study, "glassnet.role": STUDY_ROLE, "glassnet.version": __version__}
             return str(client.create_run(experiment, run_name=study, tags=tags).info.run_id)
 
-        return self.call(f"find the run of study {study!r}", find)
+        return self.call(f"{'start' if create else 'find'} the run of study {study!r}", find)
 
     def end_study_run(self, run_id: str, finished: bool) -> None:
         self.call("end the study's run",
@@ -217,6 +217,14 @@ class MlflowRun(Callback):
         run_id = self.run_id
         if run_id is not None and metrics:
             self.tracker.call(what, lambda client: client.log_batch(run_id, metrics=metrics))
+
+
+def _cause(error: Exception) -> str:
+    """The heart of an error in one short line: the system's words for a failed connection (MLflow wraps them in
+    a paragraph of its own and of urllib3's), else the first line of the message."""
+    text = str(error)
+    system = re.search(r"\[Errno -?\d+\] ([^'\"()\]]+)", text)
+    return system.group(1).strip() if system else (text.strip().splitlines() or [type(error).__name__])[0][:200]
 
 
 def _now() -> int:
