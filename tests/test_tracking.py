@@ -116,7 +116,27 @@ def test_non_finite_figures_are_recorded_as_mlflow_stores_them(server, tmp_path)
     # MLflow's SQL store keeps ±inf as the largest finite doubles
     assert _history(server, run.run_id, "eval_loss") == [(1, sys.float_info.max)]
     assert _history(server, run.run_id, "eval_accuracy") == [(1, -sys.float_info.max)]
-    assert _client(server).get_run(run.run_id).info.status == "KILLED"
+    ended = _client(server).get_run(run.run_id)
+    assert ended.info.status == "KILLED" and ended.data.tags["glassnet.stop_reason"] == "diverged"
+
+
+@pytest.mark.slow
+def test_an_error_that_leaves_the_block_fails_the_run_and_sends_the_last_checkpoint(server, tmp_path, rng):
+    from glassnet.tracking import Tracker
+    from glassnet.train import Callback, TrainData, fit
+
+    class Broken(Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+            raise RuntimeError("a bug in a callback")
+
+    data = TrainData(rng.random((64, 784)), rng.integers(0, 10, 64), rng.random((16, 784)), rng.integers(0, 10, 16))
+    config, run_dir = TrainConfig(epochs=3, hidden=(8,), batch_size=16), tmp_path / "run"
+    with pytest.raises(RuntimeError), Tracker("errors", tracking_uri=server).run(config, run_dir) as run:
+        fit(config, data, run_dir=run_dir, callbacks=[run, Broken()])
+    ended = _client(server).get_run(run.run_id)
+    assert ended.info.status == "FAILED" and ended.data.tags["glassnet.stop_reason"] == "a bug in a callback"
+    assert _history(server, run.run_id, "train_loss")[-1][0] == 1
+    assert _artifact(server, run.run_id, tmp_path / "down") == (run_dir / "model.npz").read_bytes()
 
 
 @pytest.mark.slow

@@ -142,10 +142,12 @@ class Tracker:
 class MlflowRun(Callback):
     """One ``fit`` as an MLflow run: the config's fields as parameters at the start (and the epochs a resumed
     run had done as metrics), each epoch's ``EpochStats`` figures as metrics at step = epoch, and at the end
-    the run folder's ``model.npz`` as an artifact and the run's status: FINISHED, KILLED (stopped: Ctrl-C,
-    early stopping's callers, a pruned trial) or FAILED (an error). Inside a ``with`` block the run ends when
-    the block does, after what the caller wrote since ``fit`` (final metrics, the model file's last metadata);
-    used alone, when ``fit`` ends. Non-finite figures are sent as they are: MLflow stores NaN and ±inf."""
+    the run folder's ``model.npz`` as an artifact and the run's status: FINISHED, KILLED (stopped before its
+    last epoch: Ctrl-C, the live view's Stop, a pruned trial) or FAILED (an error). Inside a ``with`` block the
+    run ends when the block does, after what the caller wrote since ``fit`` (final metrics, the model file's
+    last metadata), and FAILED when an error leaves the block; used alone, when ``fit`` ends, where an error is
+    KILLED too (``on_fit_end`` hears of a stop and of an error alike). Non-finite figures are sent as they are:
+    MLflow keeps NaN, and its SQL store keeps ±inf as ± the largest double."""
 
     def __init__(self, tracker: Tracker, config: TrainConfig, run_dir: Path, *, run_name: str | None,
                  tags: Mapping[str, str] | None, parent_run_id: str | None) -> None:

@@ -37,7 +37,7 @@ from glassnet.sweep.space import Dimension, decode
 from glassnet.sweep.spec import SweepSpec
 from glassnet.sweep.storage import SweepError, experimental_allowed
 from glassnet.sweep.study import counts, trials_wanted
-from glassnet.tracking import Tracker
+from glassnet.tracking import MlflowRun, Tracker
 from glassnet.train import Callback, EpochStats, Logs, StopTraining, TrainData, evaluate, fit
 
 TRIALS_FOLDER = "trials"
@@ -225,7 +225,7 @@ class Worker:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
 
-    def _tracking(self, tracker: Tracker, number: int, config: TrainConfig, folder: Path) -> Callback:
+    def _tracking(self, tracker: Tracker, number: int, config: TrainConfig, folder: Path) -> MlflowRun:
         """The trial's MLflow run, nested under the study's when the sweep made one (``--mlflow`` on its command)."""
         name = self.study.study_name
         self._parent = self._parent or tracker.study_run(name, create=False)
@@ -248,9 +248,9 @@ class Worker:
         trial.set_user_attr("run_dir", str(folder.resolve()))
         callbacks = [_RunFiles(folder, config), DiagnosticsRecorder.for_run(folder, config, self.data),
                      _Pruning(trial, self.spec.objective, config.epochs), _Abandon(lambda: self._abandon)]
-        if self.tracker is not None:
-            callbacks.append(self._tracking(self.tracker, trial.number, config, folder))
-        result = fit(config, self.data, run_dir=folder, callbacks=callbacks)
+        tracking = self._tracking(self.tracker, trial.number, config, folder) if self.tracker else None
+        with tracking or contextlib.nullcontext():          # a trial that fails is a FAILED run
+            result = fit(config, self.data, run_dir=folder, callbacks=callbacks + ([tracking] if tracking else []))
         trial.set_user_attr("epochs", len(result.history))
         trial.set_user_attr("seconds", round(sum(s.seconds for s in result.history), 3))
         if not result.finished and result.stop_reason.startswith("pruned"):
