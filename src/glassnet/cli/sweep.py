@@ -93,8 +93,9 @@ def _run(args: argparse.Namespace) -> int:
     folder = prepare_folder(args.out or Path("sweeps") / spec.name, spec.name)
     url = args.storage or local_url(folder)
     study = create_study(spec, url, say=_say)
+    parent = tracker.study_run(spec.name, create=True) if tracker else None
     join = shlex.join(["glassnet", "sweep", "worker", "--storage", redacted(url), "--study", spec.name,
-                       "--out", str(folder)])
+                       "--out", str(folder), *_mlflow_args(args)])
     if args.workers == 0:
         finished = counts(study.get_trials(deepcopy=False))["finished"]
         print(f"study {spec.name!r} is ready ({finished} of {spec.trials} trials finished); on each machine "
@@ -107,7 +108,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"other machines can join with: {join}", flush=True)
     started = time.perf_counter()
     relay = _Relay()
-    parent = tracker.study_run(spec.name, create=True) if tracker else None
     workers = start_workers(args.workers, url, spec.name, folder, [*_data_args(mnist), *_mlflow_args(args)])
     try:
         relay.attach(workers)

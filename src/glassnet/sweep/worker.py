@@ -230,7 +230,7 @@ class Worker:
         name = self.study.study_name
         self._parent = self._parent or tracker.study_run(name, create=False)
         return tracker.run(config, folder, run_name=f"{name} trial {number}", parent_run_id=self._parent,
-                                tags={"glassnet.study": name, "glassnet.trial": str(number)})
+                           tags={"glassnet.study": name, "glassnet.trial": str(number)})
 
     def _train(self, trial: optuna.Trial) -> float:
         params = {d.field: suggest(trial, d) for d in self.spec.space}
