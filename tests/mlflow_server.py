@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 READY = re.compile(rb"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-HANG = 600.0        # seconds: only a server that hangs takes this long to start (about 30 s on a busy 2-core machine)
+HANG = 600.0        # seconds: only a server that hangs takes this long to start
 
 
 def _wait_for_address(server: subprocess.Popen[bytes], log: Path) -> str:
