@@ -13,8 +13,8 @@ Tracking never stops training. The first call that fails (a server that is down,
 refuses) gives one warning line, and the tracker sends nothing more: the run trains on and its run
 folder is complete. Unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` or ``MLFLOW_HTTP_REQUEST_TIMEOUT``
 is set, a tracker lowers them (MLflow retries a refused connection for minutes) to 2 retries
-and 30 seconds. MLflow itself is the optional extra ``mlflow``, imported when a tracker first
-calls it.
+and 30 seconds. MLflow itself is the optional extra ``mlflow``, imported when a ``Tracker`` is
+made; without it, that raises a ``GlassnetError`` naming the extra.
 """
 
 from __future__ import annotations
