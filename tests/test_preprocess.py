@@ -62,6 +62,33 @@ def test_a_digit_already_in_mnist_form_is_left_alone(index):
     np.testing.assert_allclose(preprocess_digit(digit), digit / 255, rtol=0, atol=1e-3)
 
 
+def test_the_faint_rim_joined_to_the_strokes_stays_and_a_faint_speck_apart_goes():
+    digit = mnist_style_digits()[2] / np.float32(255)                # the "1", 7 pixels wide
+    speckled = digit.copy()
+    speckled[14, 3] = 0.2                                             # faint, and touching nothing
+    np.testing.assert_allclose(preprocess_digit(speckled), digit, rtol=0, atol=1e-3)
+
+
+def test_grow_keeps_exactly_what_is_connected_to_the_seed(rng):
+    from glassnet.data.preprocess import grow
+
+    for _ in range(20):
+        shape = tuple(rng.integers(1, 30, 2))
+        allowed = rng.random(shape) < 0.5
+        seed = allowed & (rng.random(shape) < 0.1)
+        expected = seed.copy()                                        # dilate by 3×3 within allowed until stable
+        while True:
+            padded = np.pad(expected, 1)
+            dilated = np.zeros_like(expected)
+            for dr in range(3):
+                for dc in range(3):
+                    dilated |= padded[dr:dr + shape[0], dc:dc + shape[1]]
+            if ((dilated & allowed) == expected).all():
+                break
+            expected = dilated & allowed
+        np.testing.assert_array_equal(grow(seed, allowed), expected)
+
+
 @pytest.mark.slow
 def test_real_mnist_test_digits_are_left_nearly_alone(mnist_dir):
     digits = load_mnist(mnist_dir, download=False).test_images[:1000]

@@ -13,8 +13,8 @@ unlike anything it was trained on:
 4. cropped to the ink, scaled into 20×20, centred by centre of mass in 28×28 at pixel (14, 14)
    (row and column indices from 0): all but 2 of MNIST's 70,000 digits have theirs within half a pixel of it.
 
-A digit already in MNIST form (zero background, 20 pixels on its longer side, centred so) passes
-through nearly unchanged, as it should: no step has anything to do.
+A digit already in MNIST form (black background, 20 pixels on its longer side, centred so) comes
+through nearly unchanged, as it should (measured in docs/share.md).
 
 Shared by ``glassnet predict`` and the web page, so both see the same input.
 """
@@ -177,20 +177,21 @@ def noise_floor(background: FloatImage, n_sigmas: float = NOISE_SIGMAS) -> float
 
 
 def grow(seed: NDArray[np.bool_], allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The pixels of ``allowed`` 8-connected to ``seed`` through ``allowed``: ``seed`` dilated by 3×3
-    within ``allowed`` until it stops growing (hysteresis thresholding)."""
-    grown = seed & allowed
-    while True:
-        rows = grown.copy()
-        rows[1:] |= grown[:-1]
-        rows[:-1] |= grown[1:]
-        square = rows.copy()
-        square[:, 1:] |= rows[:, :-1]
-        square[:, :-1] |= rows[:, 1:]
-        square &= allowed
-        if (square == grown).all():
-            return grown
-        grown = square
+    """The pixels of ``allowed`` 8-connected to ``seed`` through ``allowed`` (hysteresis thresholding):
+    a flood fill from the seed, one visit per pixel, whatever the shape."""
+    width = seed.shape[1] + 2
+    ok = np.pad(allowed, 1).ravel().tolist()              # a border of False: no bounds to check
+    grown = np.pad(seed & allowed, 1).ravel().tolist()
+    neighbours = (-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1)
+    stack = [i for i, inside in enumerate(grown) if inside]
+    while stack:
+        i = stack.pop()
+        for step in neighbours:
+            j = i + step
+            if ok[j] and not grown[j]:
+                grown[j] = True
+                stack.append(j)
+    return np.array(grown, bool).reshape(-1, width)[1:-1, 1:-1]
 
 
 def center_by_mass(patch: FloatImage, size: int = 28) -> FloatImage:

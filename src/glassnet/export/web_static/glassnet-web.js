@@ -3,7 +3,7 @@
 // step for step) and the network's inference program, batch norm folded into the linear layers.
 "use strict";
 
-const MAX_SIDE = 256, MIN_SIDE_FOR_BACKGROUND = 64;
+const MAX_SIDE = 256, MIN_SIDE_FOR_BACKGROUND = 64, NOISE_SIGMAS = 5;
 
 function decode(base64) {                    // little-endian float32 array, as written by numpy
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -176,30 +176,25 @@ function cleanInk(img) {
   return crop;
 }
 
-const NOISE_SIGMAS = 5;
 function noiseFloor(background) {            // median + NOISE_SIGMAS robust standard deviations; 0 if clean
   if (!background.length) return 0;
   const m = median(background);
   return m + NOISE_SIGMAS * 1.4826 * median(background.map((v) => Math.abs(v - m)));
 }
 
-function grow(h, w, seed, allowed) {         // pixels of `allowed` 8-connected to `seed`: hysteresis
-  let grown = seed.map((v, i) => v & allowed[i]);
-  for (;;) {
-    const rows = Uint8Array.from(grown), square = new Uint8Array(h * w);
-    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
-      const i = r * w + c;
-      rows[i] = grown[i] | (r > 0 ? grown[i - w] : 0) | (r < h - 1 ? grown[i + w] : 0);
+function grow(h, w, seed, allowed) {         // pixels of `allowed` 8-connected to `seed`: a flood fill
+  const grown = new Uint8Array(h * w), stack = [];
+  for (let i = 0; i < h * w; i++) if (seed[i] && allowed[i]) { grown[i] = 1; stack.push(i); }
+  while (stack.length) {
+    const i = stack.pop(), r = Math.floor(i / w), c = i % w;
+    for (let rr = Math.max(r - 1, 0); rr <= Math.min(r + 1, h - 1); rr++) {
+      for (let cc = Math.max(c - 1, 0); cc <= Math.min(c + 1, w - 1); cc++) {
+        const j = rr * w + cc;
+        if (allowed[j] && !grown[j]) { grown[j] = 1; stack.push(j); }
+      }
     }
-    let changed = false;
-    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
-      const i = r * w + c;
-      square[i] = (rows[i] | (c > 0 ? rows[i - 1] : 0) | (c < w - 1 ? rows[i + 1] : 0)) & allowed[i];
-      if (square[i] !== grown[i]) changed = true;
-    }
-    if (!changed) return grown;
-    grown = square;
   }
+  return grown;
 }
 
 function centerByMass(patch, size = 28) {
