@@ -36,3 +36,27 @@ def synthetic_gz_files(n_train: int = 50, n_test: int = 20) -> dict[str, bytes]:
     train, test = synthetic_digits(n_train, 1), synthetic_digits(n_test, 2)
     arrays = {"train_images": train[0], "train_labels": train[1], "test_images": test[0], "test_labels": test[1]}
     return {name: gzip.compress(encode_idx(arrays[part])) for part, (name, _) in MNIST_FILES.items()}
+
+
+def mnist_style_digits() -> np.ndarray:
+    """(3, 28, 28) uint8 digits made by MNIST's own recipe, independently of glassnet's preprocessing: a
+    "0", a "7" and a slanted "1" drawn as thick strokes at 4× resolution, area-averaged into a box 20
+    pixels on its longer side (anti-aliased rims), and pasted in 28×28 by a whole-pixel shift that puts
+    their centre of mass within half a pixel of (14, 14), as in MNIST."""
+    rows, cols = np.mgrid[0:80, 0:80] + 0.5                       # pixel centres at 4× resolution
+    ellipse = ((rows - 40) / 40) ** 2 + ((cols - 28) / 28) ** 2
+    zero = (ellipse <= 1) & (((rows - 43) / 30) ** 2 + ((cols - 30) / 17) ** 2 > 1)    # thicker top left
+    seven = (rows < 12) & (cols < 64) | (np.abs(cols - (64 - 0.55 * rows)) < 7) & (cols < 64)
+    one = (np.abs(cols - (28 - 0.2 * rows)) < 6) | (rows < 10) & (cols > 12) & (cols < 28)   # with a flag
+    digits = []          # none symmetric: a centre of mass at a half pixel could go either way
+    for shape in (zero, seven, one):
+        shape = shape[:, shape.any(axis=0)].astype(np.float64)    # crop the columns to the ink
+        shape = shape[:, :shape.shape[1] // 4 * 4]
+        patch = shape.reshape(20, 4, -1, 4).mean(axis=(1, 3))     # area averaging: 80 → 20
+        patch = np.round(patch * 255) / 255
+        centre = [(np.arange(n) * patch.sum(axis=1 - axis)).sum() / patch.sum() for axis, n in enumerate(patch.shape)]
+        top, left = (int(np.ceil(13.5 - c)) for c in centre)      # the centre of mass lands in [13.5, 14.5)
+        digit = np.zeros((28, 28))
+        digit[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
+        digits.append(np.round(digit * 255).astype(np.uint8))
+    return np.array(digits)

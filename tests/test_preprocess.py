@@ -1,9 +1,16 @@
 """MNIST-style preprocessing of a person's digit."""
 
+import json
+
 import numpy as np
 import pytest
 
+from glassnet.checkpoint import load_model
+from glassnet.cli import main
+from glassnet.data.mnist import load_mnist, to_inputs
 from glassnet.data.preprocess import preprocess_digit, resize, to_unit_gray
+from glassnet.demo import demo_model_path
+from tests.mnist_fixtures import mnist_style_digits
 
 
 def _blob(height=200, width=150, top=20, left=90, ink_h=60, ink_w=30):
@@ -25,8 +32,8 @@ def test_off_centre_digit_is_centred_and_scaled_into_20x20():
     rows, cols = np.nonzero(out > 0.05)
     assert rows.max() - rows.min() + 1 == 20                    # the longer side fills the 20-pixel box
     assert 9 <= cols.max() - cols.min() + 1 <= 11                # aspect ratio 2:1 kept
-    com_r, com_c = _center_of_mass(out)
-    assert abs(com_r - 13.5) <= 0.6 and abs(com_c - 13.5) <= 0.6
+    com_r, com_c = _center_of_mass(out)                          # MNIST's centre: pixel (14, 14)
+    assert abs(com_r - 14) <= 0.5 + 1e-6 and abs(com_c - 14) <= 0.5 + 1e-6
 
 
 def test_light_on_dark_is_not_inverted():
@@ -36,6 +43,7 @@ def test_light_on_dark_is_not_inverted():
 
 def test_uneven_lighting_is_removed():
     clean = _blob(400, 400, 100, 150, 200, 60).astype(np.float32) / 255
+    clean[260:300, 150:260] = 20 / 255        # a foot, so that the centre of mass is not at a half pixel
     light = np.linspace(0.45, 1.0, 400)[None, :] * np.linspace(0.8, 1.0, 400)[:, None]
     photo = clean * light + np.random.default_rng(0).normal(0, 0.02, clean.shape)
     a, b = preprocess_digit(clean), preprocess_digit(np.clip(photo, 0, 1))
@@ -47,11 +55,56 @@ def test_blank_image_stays_blank():
     assert not preprocess_digit(np.zeros((28, 28), np.float32)).any()
 
 
-def test_an_mnist_style_digit_is_nearly_unchanged():
-    digit = np.zeros((28, 28), np.float32)
-    digit[4:24, 12:16] = 1.0                                      # a "1", 20 tall, centred
-    out = preprocess_digit(digit)
-    assert np.abs(out - digit).mean() < 0.05
+@pytest.mark.parametrize("index", range(3))
+def test_a_digit_already_in_mnist_form_is_left_alone(index):
+    """Anti-aliased, 20 pixels tall, centred by mass at (14, 14): every step of the recipe has nothing to do."""
+    digit = mnist_style_digits()[index]
+    np.testing.assert_allclose(preprocess_digit(digit), digit / 255, rtol=0, atol=1e-3)
+
+
+def test_the_faint_rim_joined_to_the_strokes_stays_and_a_faint_speck_apart_goes():
+    digit = mnist_style_digits()[2] / np.float32(255)                # the "1", 7 pixels wide
+    speckled = digit.copy()
+    speckled[14, 3] = 0.2                                             # faint, and touching nothing
+    np.testing.assert_allclose(preprocess_digit(speckled), digit, rtol=0, atol=1e-3)
+
+
+def test_grow_keeps_exactly_what_is_connected_to_the_seed(rng):
+    from glassnet.data.preprocess import grow
+
+    for _ in range(20):
+        shape = tuple(rng.integers(1, 30, 2))
+        allowed = rng.random(shape) < 0.5
+        seed = allowed & (rng.random(shape) < 0.1)
+        expected = seed.copy()                                        # dilate by 3×3 within allowed until stable
+        while True:
+            padded = np.pad(expected, 1)
+            dilated = np.zeros_like(expected)
+            for dr in range(3):
+                for dc in range(3):
+                    dilated |= padded[dr:dr + shape[0], dc:dc + shape[1]]
+            if ((dilated & allowed) == expected).all():
+                break
+            expected = dilated & allowed
+        np.testing.assert_array_equal(grow(seed, allowed), expected)
+
+
+@pytest.mark.slow
+def test_real_mnist_test_digits_are_left_nearly_alone(mnist_dir):
+    digits = load_mnist(mnist_dir, download=False).test_images[:1000]
+    change = np.array([np.abs(preprocess_digit(d) - d / 255).mean() for d in digits])   # per image
+    assert change.mean() < 0.002 and (change < 0.01).mean() >= 0.99, (change.mean(), (change < 0.01).mean())
+
+
+@pytest.mark.slow
+def test_predict_on_real_test_digits_answers_as_the_model_does(mnist_dir, tmp_path, capsys):
+    digits = load_mnist(mnist_dir, download=False).test_images[:1000]
+    np.save(tmp_path / "digits.npy", digits)
+    assert main(["predict", "demo", str(tmp_path / "digits.npy"), "--json"]) == 0
+    answers = np.array([json.loads(line)["prediction"] for line in capsys.readouterr().out.splitlines()])
+    model, _ = load_model(demo_model_path())
+    differ = int((answers != model.predict(to_inputs(digits.reshape(-1, 784)))).sum())
+    assert differ <= 2, f"{differ} of 1,000 answers differ from the model's own"
 
 
 def test_rgba_with_transparent_background():

@@ -18,7 +18,7 @@ from glassnet.export.web import write_web
 from glassnet.nn.layers import ACTIVATIONS
 from glassnet.nn.model import mlp
 from tests.conftest import REAL_DATA
-from tests.mnist_fixtures import synthetic_digits
+from tests.mnist_fixtures import mnist_style_digits, synthetic_digits
 from tests.test_photos import phone_photo
 from tests.web.chromium import draw_vertical_stroke, needs_chromium, wait_until
 
@@ -71,6 +71,20 @@ def test_the_pages_preprocessing_is_pythons_on_photos(page):
         want = preprocess_digit(photo).ravel()
         assert want.any()
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def test_the_pages_preprocessing_is_pythons_and_leaves_mnist_digits_alone(page):
+    digits = mnist_style_digits()
+    if REAL_DATA:
+        from glassnet.data.mnist import load_mnist
+
+        digits = np.concatenate([digits, load_mnist(REAL_DATA).test_images[:20]])
+    for digit in digits:
+        got = np.array(page.evaluate(
+            "(d) => Array.from(glassnetWeb.preprocess(glassnetWeb.image(28, 28, Float64Array.from(d))))",
+            (digit / 255).ravel().tolist()))
+        np.testing.assert_allclose(got, preprocess_digit(digit).ravel(), rtol=0, atol=1e-5)
+        assert np.abs(got - digit.ravel() / 255).mean() < 0.01             # as good as unchanged
 
 
 def test_drawing_on_the_exported_page_gives_an_answer(page):

@@ -8,8 +8,13 @@ unlike anything it was trained on:
 1. grayscale in [0, 1]; dark ink on light paper is inverted;
 2. a large photo is shrunk by area averaging, and its uneven lighting
    (shadows, gradients) is estimated by grey morphology and removed;
-3. faint noise under an Otsu threshold is removed and the ink stretched to [0, 1];
-4. cropped to the ink (pixels above the Otsu level), scaled into 20×20, centred by centre of mass in 28×28.
+3. the ink stretched to [0, 1]: the strokes above an Otsu threshold, with the rim of faint
+   pixels joined to them that rise above the background's noise; the noise is removed;
+4. cropped to the ink, scaled into 20×20, centred by centre of mass in 28×28 at pixel (14, 14)
+   (row and column indices from 0): all but 2 of MNIST's 70,000 digits have theirs within half a pixel of it.
+
+A digit already in MNIST form (black background, 20 pixels on its longer side, centred so) comes
+through nearly unchanged, as it should (measured in docs/share.md).
 
 Shared by ``glassnet predict`` and the web page, so both see the same input.
 """
@@ -25,6 +30,7 @@ FloatImage = NDArray[np.float32]
 MAX_SIDE = 256          # larger images are shrunk to this longest side first
 MIN_SIDE_FOR_BACKGROUND = 64
 BAND_PIXELS = 1_000_000  # huge images are converted in bands of this many pixels (float copies stay small)
+NOISE_SIGMAS = 5.0       # background noise lies below its median + this many robust standard deviations
 
 
 def to_unit_gray(image: NDArray) -> FloatImage:  # type: ignore[type-arg]
@@ -125,6 +131,10 @@ def otsu_threshold(image: FloatImage, bins: int = 64) -> float:
 def clean_ink(image: FloatImage) -> FloatImage:
     """Grayscale in [0, 1] → bright ink on a zero background, stretched to [0, 1], cropped to the ink.
 
+    The ink is the strokes (above the Otsu level) with every pixel joined to them that stands above the
+    background's noise (hysteresis thresholding): an anti-aliased rim stays whole, and on a clean black
+    background, where the noise floor is 0, no pixel of the digit is changed.
+
     A photo is paper reflectance × uneven light. On light paper the light is
     estimated by a grey closing (which erases the dark strokes) and divided
     out, a flat-field correction; on a dark background a grey opening is subtracted.
@@ -149,21 +159,51 @@ def clean_ink(image: FloatImage) -> FloatImage:
         return np.zeros((1, 1), np.float32)
     image = np.clip(image / peak, 0.0, 1.0)
     threshold = otsu_threshold(image)
-    rows, cols = np.nonzero(image > threshold)            # the ink proper; specks of noise stay below
-    image = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    floor = threshold / 2                                 # keep the anti-aliased rim of the strokes
+    core = image > threshold                              # the strokes proper; specks of noise stay below
+    floor = min(noise_floor(image[~core]), threshold)
+    ink = grow(core, image > floor)                       # with their anti-aliased rim, not specks apart
+    rows, cols = np.nonzero(ink)
+    box = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+    image = np.where(ink[box], image[box], 0.0)
     return np.clip((image - floor) / (1.0 - floor), 0.0, 1.0).astype(np.float32)
 
 
+def noise_floor(background: FloatImage, n_sigmas: float = NOISE_SIGMAS) -> float:
+    """The level noise on the background stays under: its median + ``n_sigmas`` robust standard deviations
+    (1.4826 × the median absolute deviation); 0 on a clean, black background."""
+    median = float(np.median(background)) if background.size else 0.0
+    spread = 1.4826 * float(np.median(np.abs(background - median))) if background.size else 0.0
+    return median + n_sigmas * spread
+
+
+def grow(seed: NDArray[np.bool_], allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The pixels of ``allowed`` 8-connected to ``seed`` through ``allowed`` (hysteresis thresholding):
+    a flood fill from the seed, one visit per pixel, whatever the shape."""
+    width = seed.shape[1] + 2
+    ok = np.pad(allowed, 1).ravel().tolist()              # a border of False: no bounds to check
+    grown = np.pad(seed & allowed, 1).ravel().tolist()
+    neighbours = (-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1)
+    stack = [i for i, inside in enumerate(grown) if inside]
+    while stack:
+        i = stack.pop()
+        for step in neighbours:
+            j = i + step
+            if ok[j] and not grown[j]:
+                grown[j] = True
+                stack.append(j)
+    return np.array(grown, bool).reshape(-1, width)[1:-1, 1:-1]
+
+
 def center_by_mass(patch: FloatImage, size: int = 28) -> FloatImage:
-    """Paste ``patch`` into a size×size field so that its centre of mass lands at the centre."""
+    """Paste ``patch`` into a size×size field so that its centre of mass lands at the centre, pixel
+    (size/2, size/2) to the nearest pixel: MNIST's convention (see the module's docstring)."""
     field = np.zeros((size, size), np.float32)
     total = patch.sum()
     rows, cols = np.indices(patch.shape)
     com_r, com_c = ((rows * patch).sum() / total, (cols * patch).sum() / total) if total > 0 else \
         ((patch.shape[0] - 1) / 2, (patch.shape[1] - 1) / 2)
-    top = int(np.clip(round((size - 1) / 2 - com_r), 0, size - patch.shape[0]))
-    left = int(np.clip(round((size - 1) / 2 - com_c), 0, size - patch.shape[1]))
+    top = int(np.clip(round(size / 2 - com_r), 0, size - patch.shape[0]))
+    left = int(np.clip(round(size / 2 - com_c), 0, size - patch.shape[1]))
     field[top:top + patch.shape[0], left:left + patch.shape[1]] = patch
     return field
 

@@ -3,7 +3,7 @@
 // step for step) and the network's inference program, batch norm folded into the linear layers.
 "use strict";
 
-const MAX_SIDE = 256, MIN_SIDE_FOR_BACKGROUND = 64;
+const MAX_SIDE = 256, MIN_SIDE_FOR_BACKGROUND = 64, NOISE_SIGMAS = 5;
 
 function decode(base64) {                    // little-endian float32 array, as written by numpy
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -162,15 +162,39 @@ function cleanInk(img) {
   if (peak < 0.05) return image(1, 1);
   data = data.map((v) => clip(v / peak, 0, 1));
   const threshold = otsuThreshold(image(img.h, img.w, data));
+  const core = data.map((v) => (v > threshold ? 1 : 0));   // the strokes proper; specks of noise stay below
+  const floor = Math.min(noiseFloor(data.filter((v, i) => !core[i])), threshold);
+  const ink = grow(img.h, img.w, core, data.map((v) => (v > floor ? 1 : 0)));   // with their rim
   let top = img.h, bottom = -1, left = img.w, right = -1;
-  for (let r = 0; r < img.h; r++) for (let c = 0; c < img.w; c++) if (data[r * img.w + c] > threshold) {
+  for (let r = 0; r < img.h; r++) for (let c = 0; c < img.w; c++) if (ink[r * img.w + c]) {
     top = Math.min(top, r); bottom = Math.max(bottom, r); left = Math.min(left, c); right = Math.max(right, c);
   }
-  const floor = threshold / 2, crop = image(bottom - top + 1, right - left + 1);
-  for (let r = top; r <= bottom; r++) for (let c = left; c <= right; c++) {
+  const crop = image(bottom - top + 1, right - left + 1);
+  for (let r = top; r <= bottom; r++) for (let c = left; c <= right; c++) if (ink[r * img.w + c]) {
     crop.data[(r - top) * crop.w + (c - left)] = clip((data[r * img.w + c] - floor) / (1 - floor), 0, 1);
   }
   return crop;
+}
+
+function noiseFloor(background) {            // median + NOISE_SIGMAS robust standard deviations; 0 if clean
+  if (!background.length) return 0;
+  const m = median(background);
+  return m + NOISE_SIGMAS * 1.4826 * median(background.map((v) => Math.abs(v - m)));
+}
+
+function grow(h, w, seed, allowed) {         // pixels of `allowed` 8-connected to `seed`: a flood fill
+  const grown = new Uint8Array(h * w), stack = [];
+  for (let i = 0; i < h * w; i++) if (seed[i] && allowed[i]) { grown[i] = 1; stack.push(i); }
+  while (stack.length) {
+    const i = stack.pop(), r = Math.floor(i / w), c = i % w;
+    for (let rr = Math.max(r - 1, 0); rr <= Math.min(r + 1, h - 1); rr++) {
+      for (let cc = Math.max(c - 1, 0); cc <= Math.min(c + 1, w - 1); cc++) {
+        const j = rr * w + cc;
+        if (allowed[j] && !grown[j]) { grown[j] = 1; stack.push(j); }
+      }
+    }
+  }
+  return grown;
 }
 
 function centerByMass(patch, size = 28) {
@@ -180,8 +204,8 @@ function centerByMass(patch, size = 28) {
     const v = patch.data[r * patch.w + c]; total += v; comR += r * v; comC += c * v;
   }
   [comR, comC] = total > 0 ? [comR / total, comC / total] : [(patch.h - 1) / 2, (patch.w - 1) / 2];
-  const top = clip(roundHalfEven((size - 1) / 2 - comR), 0, size - patch.h);
-  const left = clip(roundHalfEven((size - 1) / 2 - comC), 0, size - patch.w);
+  const top = clip(roundHalfEven(size / 2 - comR), 0, size - patch.h);
+  const left = clip(roundHalfEven(size / 2 - comC), 0, size - patch.w);
   for (let r = 0; r < patch.h; r++) for (let c = 0; c < patch.w; c++) {
     field[(top + r) * size + left + c] = patch.data[r * patch.w + c];
   }
