@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from glassnet.checkpoint import read_checkpoint
+from glassnet.checkpoint import load_model, read_checkpoint
 from glassnet.cli import main
 from glassnet.config import TrainConfig
 from glassnet.errors import CheckpointError, ConfigError
-from glassnet.train import BEST_NAME, Callback, StopTraining, TrainData, fit
+from glassnet.train import Callback, StopTraining, TrainData, fit
 from tests.helpers import all_values
 from tests.mnist_fixtures import synthetic_digits, write_mnist_folder
 
@@ -51,10 +51,12 @@ def test_early_stopping_keeps_the_best_epoch(rising, tmp_path):
     assert f"epoch {best_epoch}, the best" in result.stop_reason
     assert len(result.history) == best_epoch + EARLY.early_stopping_patience < EARLY.epochs
     np.testing.assert_array_equal(all_values(result.model), weights.by_epoch[best_epoch])
-    saved = read_checkpoint(tmp_path / "model.npz")
-    assert saved[0]["stopped"] == result.stop_reason
-    best = read_checkpoint(tmp_path / BEST_NAME)[1]
-    np.testing.assert_array_equal(saved[1]["param/0.weight"], best["param/0.weight"])
+    saved = read_checkpoint(tmp_path / "model.npz")                     # the model handed back: the best epoch
+    assert saved[0]["stopped"] == result.stop_reason and saved[0]["epoch"] == best_epoch
+    np.testing.assert_array_equal(saved[1]["param/0.weight"], result.model.layers[0].weight.value)
+    state, meta = load_model(tmp_path / "resume.npz")                   # the state: the last epoch's
+    assert meta["epoch"] == len(result.history) and not (tmp_path / "best.npz").exists()
+    np.testing.assert_array_equal(all_values(state), weights.by_epoch[len(result.history)])
     again = fit(EARLY, rising, run_dir=tmp_path, resume=True)         # a finished run resumes as a no-op
     assert again.stop_reason == result.stop_reason and len(again.history) == len(result.history)
 
