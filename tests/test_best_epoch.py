@@ -276,3 +276,21 @@ def estimator_fit(monkeypatch, **params):
     np.testing.assert_array_equal(all_values(estimator.model_), weights.by_epoch[best])
     assert not np.array_equal(all_values(estimator.model_), weights.by_epoch[params["epochs"]])
     return {"best": best}
+
+
+@pytest.mark.slow
+def test_the_reported_mnist_run_hands_back_its_best_epoch(mnist_dir, tmp_path):
+    """The report's case: 7 epochs, patience 10; the validation loss was lowest at epoch 5 (0.0929 vs 0.0961)."""
+    from glassnet.data.mnist import load_mnist
+
+    run = tmp_path / "run"
+    assert main(["train", "--data-dir", str(mnist_dir), "--hidden", "64", "--dropout", "0", "--lr", "0.005",
+                 "--validation-size", "10000", "--early-stopping-patience", "10", "--epochs", "7", "--seed", "3",
+                 "--quiet", "--out", str(run)]) == 0
+    losses = [h["eval_loss"] for h in json.loads((run / "history.json").read_text())]
+    best = int(np.argmin(losses)) + 1
+    model, meta = load_model(run / "model.npz")
+    assert meta["epoch"] == best and read_checkpoint(run / "resume.npz")[0]["epoch"] == 7
+    assert best < 7, "this run's last epoch is its best: the case no longer tests anything"
+    data = TrainData.from_mnist(load_mnist(mnist_dir, download=False), 10000)
+    assert evaluate(model, data.x_eval, data.y_eval)[0] == pytest.approx(losses[best - 1], rel=1e-6)
