@@ -17,8 +17,8 @@ figure is a new key, never a new parameter of every callback. The keys:
 - ``on_epoch_end(epoch, logs)``: the ``EpochStats`` fields, ``stats`` (the ``EpochStats``) and
   ``predicted`` (each evaluation sample's class);
 - ``on_fit_end(logs)``: ``stop_reason``, ``finished`` and ``epoch`` (as in ``FitResult``: early
-  stopping, the first to hear it, puts its best epoch's weights back and says so); also when the run
-  ends with an error (a divergence, a full disk), before ``fit`` raises it.
+  stopping, before the caller's callbacks hear it, puts its best epoch's weights back and says so);
+  also when the run ends with an error (a divergence, a full disk), before ``fit`` raises it.
 
 A callback ends the run by raising ``StopTraining("why")``: from ``on_batch_end`` after the current
 batch, from ``on_before_update`` before its update (which is not applied), from ``on_epoch_end`` after

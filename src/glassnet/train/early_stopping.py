@@ -27,8 +27,8 @@ class EarlyStopping(Callback):
     """Watches ``config.early_stopping_monitor`` on the validation split after every epoch, and decides.
 
     Its decision comes before the caller's callbacks, which see the epoch that ended. When the run
-    ends, it puts the best epoch's weights back into the model (``on_fit_end``, first of the callbacks)
-    and sets ``logs["epoch"]`` to that epoch.
+    ends (``on_fit_end``, also before the caller's callbacks), it puts the best epoch's weights back
+    into the model and sets ``logs["epoch"]`` to that epoch.
     """
 
     def __init__(self, run: TrainingState, folder: Path | None) -> None:
