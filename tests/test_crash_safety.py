@@ -63,28 +63,33 @@ def glassnet(args, hooks, kill=None):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def weights(run):
-    with np.load(run / "model.npz") as archive:
+def weights(run, name="model.npz"):
+    with np.load(run / name) as archive:
         return {name: archive[name] for name in archive.files if name.startswith(("param/", "buffer/"))}
 
 
 @pytest.mark.slow
-def test_killed_at_every_kind_of_moment_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("early", [
+    False,      # one file, model.npz, holds the state and is the model
+    True,       # early stopping (whose patience outlasts the run): the state in resume.npz, the best in model.npz
+], ids=["plain", "early-stopping"])
+def test_killed_at_every_kind_of_moment_resumes_to_the_same_weights(tmp_path, early):
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
     data = write_mnist_folder(tmp_path / "data", n_train=1000, n_test=100, gz=False)
+    train = TRAIN + (["--validation-size", "200", "--early-stopping-patience", "100"] if early else [])
     reference = tmp_path / "reference"
-    assert glassnet(["--data-dir", str(data), "--out", str(reference), *TRAIN], hooks).wait() == 0
+    assert glassnet(["--data-dir", str(data), "--out", str(reference), *train], hooks).wait() == 0
 
     run = tmp_path / "run"
-    checkpoint = run / "model.npz"
+    checkpoint = run / ("resume.npz" if early else "model.npz")       # the state, which --resume reads
     epochs_seen, killed = [], 0
     # aimed kills, and in between a few at an arbitrary moment (start-up, the middle of an epoch)
     plan = [*AIMED, *[("timed", 0.2 * k) for k in range(1, 4)]]
     for kill in plan:
         args = ["--data-dir", str(data), *(["--resume", str(run)] if checkpoint.exists() else
-                                           ["--out", str(run), *TRAIN])]
+                                           ["--out", str(run), *train])]
         if kill[0] == "timed":
             process = glassnet(args, hooks)
             time.sleep(kill[1])
@@ -106,11 +111,12 @@ def test_killed_at_every_kind_of_moment_resumes_to_the_same_weights(tmp_path):
     finish = glassnet(["--data-dir", str(data), "--resume", str(run)], hooks)
     _, err = finish.communicate(timeout=300)
     assert finish.returncode == 0, err
-    final, expected = weights(run), weights(reference)
-    assert final.keys() == expected.keys()
-    for name in expected:
-        np.testing.assert_array_equal(final[name], expected[name], err_msg=name)
-    meta, _ = read_checkpoint(run / "model.npz")
+    for file in ("model.npz", "resume.npz") if early else ("model.npz",):
+        final, expected = weights(run, file), weights(reference, file)
+        assert final.keys() == expected.keys()
+        for name in expected:
+            np.testing.assert_array_equal(final[name], expected[name], err_msg=f"{file}: {name}")
+    meta, _ = read_checkpoint(checkpoint)
     assert meta["epoch"] == EPOCHS and [h["epoch"] for h in meta["history"]] == list(range(1, EPOCHS + 1))
     assert not list(run.glob(".*.tmp"))                      # stale temporaries were cleaned up
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == list(range(1, EPOCHS + 1))

@@ -65,7 +65,7 @@ class Ends(Callback):
 def test_every_callback_hears_how_the_run_ended(data, tmp_path):
     done = Ends()
     fit(CONFIG, data, callbacks=[done])
-    assert done.ends == [{"stop_reason": "completed all epochs", "finished": True}]
+    assert done.ends == [{"stop_reason": "completed all epochs", "finished": True, "epoch": CONFIG.epochs}]
     diverged = Ends()
     with pytest.raises(DivergenceError):
         fit(dataclasses.replace(CONFIG, lr=1e30, schedule="constant", dropout=0.0, dtype="float32"), data,
@@ -103,7 +103,7 @@ def test_an_error_without_a_message_reaches_the_caller_as_itself(data, error):
     ends = Ends()
     with pytest.raises(type(error)):
         fit(CONFIG, data, callbacks=[Raises(error), ends])
-    assert ends.ends == [{"stop_reason": type(error).__name__, "finished": False}]
+    assert ends.ends == [{"stop_reason": type(error).__name__, "finished": False, "epoch": 0}]
 
 
 def test_clipping_scales_gradients_too_large_for_float32_squares():

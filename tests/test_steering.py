@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from glassnet.checkpoint import read_checkpoint
+from glassnet.checkpoint import load_model, read_checkpoint
 from glassnet.cli import main
 from glassnet.config import TrainConfig
 from glassnet.errors import CheckpointError, ConfigError
-from glassnet.train import BEST_NAME, Callback, StopTraining, TrainData, fit
+from glassnet.train import Callback, StopTraining, TrainData, fit
 from tests.helpers import all_values
 from tests.mnist_fixtures import synthetic_digits, write_mnist_folder
 
@@ -51,10 +51,12 @@ def test_early_stopping_keeps_the_best_epoch(rising, tmp_path):
     assert f"epoch {best_epoch}, the best" in result.stop_reason
     assert len(result.history) == best_epoch + EARLY.early_stopping_patience < EARLY.epochs
     np.testing.assert_array_equal(all_values(result.model), weights.by_epoch[best_epoch])
-    saved = read_checkpoint(tmp_path / "model.npz")
-    assert saved[0]["stopped"] == result.stop_reason
-    best = read_checkpoint(tmp_path / BEST_NAME)[1]
-    np.testing.assert_array_equal(saved[1]["param/0.weight"], best["param/0.weight"])
+    saved = read_checkpoint(tmp_path / "model.npz")                     # the model handed back: the best epoch
+    assert saved[0]["stopped"] == result.stop_reason and saved[0]["epoch"] == best_epoch
+    np.testing.assert_array_equal(saved[1]["param/0.weight"], result.model.layers[0].weight.value)
+    state, meta = load_model(tmp_path / "resume.npz")                   # the state: the last epoch's
+    assert meta["epoch"] == len(result.history) and not (tmp_path / "best.npz").exists()
+    np.testing.assert_array_equal(all_values(state), weights.by_epoch[len(result.history)])
     again = fit(EARLY, rising, run_dir=tmp_path, resume=True)         # a finished run resumes as a no-op
     assert again.stop_reason == result.stop_reason and len(again.history) == len(result.history)
 
@@ -167,19 +169,25 @@ def test_the_engine_takes_sizes_from_the_data():
 
 SITECUSTOMIZE = '''
 import os, signal
-_n, _calls, _replace = int(os.environ.get("GLASSNET_TEST_KILL_AT_REPLACE", "0")), [0], os.replace
+_name, _, _n = os.environ.get("GLASSNET_TEST_KILL_AFTER", "").partition(":")
+_calls, _replace = [0], os.replace
 def replace(src, dst, **kwargs):
     _replace(src, dst, **kwargs)
-    if str(dst).endswith("model.npz"):
+    if _name and str(dst).endswith(_name):
         _calls[0] += 1
-        if _calls[0] == _n:
+        if _calls[0] == int(_n):
             os.kill(os.getpid(), signal.SIGKILL)
 os.replace = replace
 '''
 
 
 @pytest.mark.slow
-def test_kill_9_during_early_stopping_resumes_to_the_same_stop_epoch_and_weights(tmp_path):
+@pytest.mark.parametrize("kill", [
+    "resume.npz:last",       # the state of the epoch before the stop written, its model not yet
+    "model.npz:last",        # that epoch written whole
+    "resume.npz:best",       # the state of the best epoch written, and not yet the model it hands back
+])
+def test_kill_9_during_early_stopping_resumes_to_the_same_stop_epoch_and_weights(tmp_path, kill):
     data = write_mnist_folder(tmp_path / "data", n_train=600, n_test=100, gz=False)
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -187,19 +195,23 @@ def test_kill_9_during_early_stopping_resumes_to_the_same_stop_epoch_and_weights
     flags = ["--data-dir", str(data), "--hidden", "32", "--epochs", "30", "--batch-size", "50", "--validation-size",
              "200", "--early-stopping-patience", "2", "--early-stopping-min-delta", "0.05", "--quiet"]
     assert main(["train", *flags, "--out", str(tmp_path / "whole")]) == 0
-    whole, _ = read_checkpoint(tmp_path / "whole" / "model.npz")
+    whole, _ = read_checkpoint(tmp_path / "whole" / "resume.npz")
     assert whole["stopped"].startswith("early stopping") and whole["epoch"] < 30
-    env = os.environ | {"PYTHONPATH": str(hooks), "GLASSNET_TEST_KILL_AT_REPLACE": str(whole["epoch"] - 1)}
+    name, moment = kill.split(":")
+    at = whole["epoch"] - 1 if moment == "last" else whole["early_stopping"]["best_epoch"]
+    env = os.environ | {"PYTHONPATH": f"{hooks}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+                        "GLASSNET_TEST_KILL_AFTER": f"{name}:{at}"}
     killed = subprocess.run([sys.executable, "-m", "glassnet", "train", *flags, "--out", str(tmp_path / "cut")],
                             env=env, capture_output=True, text=True)
     assert killed.returncode == -signal.SIGKILL
     assert main(["train", "--data-dir", str(data), "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
-    cut, arrays = read_checkpoint(tmp_path / "cut" / "model.npz")
-    assert cut["epoch"] == whole["epoch"] and cut["stopped"] == whole["stopped"]
-    _, expected = read_checkpoint(tmp_path / "whole" / "model.npz")
-    for name in expected:
-        if name.startswith(("param/", "buffer/")):
-            np.testing.assert_array_equal(arrays[name], expected[name], err_msg=name)
+    for file in ("model.npz", "resume.npz"):              # the best epoch's model, and the last epoch's state
+        cut, arrays = read_checkpoint(tmp_path / "cut" / file)
+        expected_meta, expected = read_checkpoint(tmp_path / "whole" / file)
+        assert cut["epoch"] == expected_meta["epoch"] and cut["stopped"] == whole["stopped"]
+        assert arrays.keys() == expected.keys()
+        for array in expected:
+            np.testing.assert_array_equal(arrays[array], expected[array], err_msg=f"{file}: {array}")
 
 
 def test_cli_extends_and_fine_tunes(tmp_path, capsys):

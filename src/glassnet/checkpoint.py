@@ -38,7 +38,9 @@ from glassnet.nn.params import Array
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-CHECKPOINT_NAME = "model.npz"         # the model file in a run folder
+CHECKPOINT_NAME = "model.npz"         # the model file in a run folder: the model the run hands back
+RESUME_NAME = "resume.npz"            # with early stopping, the run's state, kept apart from its best epoch's model
+LEGACY_BEST_NAME = "best.npz"         # an earlier glassnet's best epoch, beside model.npz's state; read to resume
 MAX_EXPANSION = 100                   # how much more than its stored bytes a member may inflate to
 MAX_DIRECTORY = 1 << 20               # bytes of zip directory: ~100 per array; a model has a few dozen arrays
 MAX_META = 16 << 20                   # bytes of metadata: a run's config and history take a few hundred kilobytes
@@ -47,6 +49,13 @@ _EOCD = struct.Struct("<4s4H2LH")     # a zip's end-of-central-directory record
 # zip headers with struct, and a damaged header may name an unknown zip version or compression
 _UNREADABLE = (OSError, ValueError, SyntaxError, TokenError, EOFError, KeyError, MemoryError, OverflowError,
                NotImplementedError, struct.error, zlib.error, zipfile.BadZipFile)
+
+
+def resume_file(folder: str | os.PathLike[str]) -> Path:
+    """The file a run folder resumes from: ``resume.npz``, where early stopping keeps the run's state apart
+    from the model it hands back, else ``model.npz``, which then holds both (also in an earlier glassnet's folders)."""
+    state = Path(folder) / RESUME_NAME
+    return state if state.exists() else Path(folder) / CHECKPOINT_NAME
 
 
 def layer_specs(model: Sequential) -> list[dict[str, Any]]:

@@ -25,16 +25,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from glassnet.checkpoint import CHECKPOINT_NAME, LEGACY_BEST_NAME, RESUME_NAME
 from glassnet.errors import GlassnetError
 from glassnet.version import __version__
 
 MARKER = ".glassnet-run"
 LOCK = ".glassnet-lock"
-CHECKPOINT = "model.npz"
-# every file a run writes; its temporaries are .<name>.<random>.tmp (glassnet.atomic)
-RUN_FILES = (CHECKPOINT, "best.npz", "config.toml", "history.csv", "history.json", "metrics.json", "report.md",
-             "diagnostics.jsonl", "learning_curves.png", "confusion_matrix.png", "per_class_f1.png",
-             "misclassified.png", "first_layer_weights.png")
+# every file a run writes (an earlier glassnet's best.npz too); its temporaries are .<name>.<random>.tmp
+RUN_FILES = (CHECKPOINT_NAME, RESUME_NAME, LEGACY_BEST_NAME, "config.toml", "history.csv", "history.json",
+             "metrics.json", "report.md", "diagnostics.jsonl", "learning_curves.png", "confusion_matrix.png",
+             "per_class_f1.png", "misclassified.png", "first_layer_weights.png")
 _TEMPORARY = re.compile(r"^\.(" + "|".join(map(re.escape, RUN_FILES)) + r")\.[^/]+\.tmp$")
 
 
@@ -43,7 +43,7 @@ class RunFolderError(GlassnetError):
 
 
 def is_ours(folder: Path) -> bool:
-    return (folder / MARKER).is_file() or (folder / CHECKPOINT).is_file()
+    return (folder / MARKER).is_file() or (folder / CHECKPOINT_NAME).is_file() or (folder / RESUME_NAME).is_file()
 
 
 def _mark(folder: Path) -> None:
@@ -62,7 +62,7 @@ def prepare_new(folder: Path) -> Path:
     except FileExistsError:
         if not folder.is_dir():
             raise RunFolderError(f"{folder} exists and is not a folder; choose another name") from None
-        if (folder / CHECKPOINT).exists():
+        if (folder / CHECKPOINT_NAME).exists() or (folder / RESUME_NAME).exists():
             raise RunFolderError(f"{folder} already holds a run; continue it with --resume {folder} "
                                  "(Python: resume=True), or choose another folder") from None
         if not (folder / MARKER).is_file():

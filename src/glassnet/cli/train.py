@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from glassnet.checkpoint import CHECKPOINT_NAME
+from glassnet.checkpoint import CHECKPOINT_NAME, RESUME_NAME, resume_file
 from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, mlflow_tracker, model_path, progress_bar
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
@@ -30,7 +30,7 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
     extension = {k: v for k, v in config_flags(args).items() if k == "epochs"}
     if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from or args.preset:
         raise UsageError("--resume continues a run with its saved config; only --epochs may change (to extend it)")
-    path = args.resume / CHECKPOINT_NAME
+    path = resume_file(args.resume)
     saved, done, _ = training_record(read_checkpoint(path)[0], path)
     return with_overrides(TrainConfig(), saved | extension, str(path)), args.resume, done
 
@@ -63,6 +63,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     from glassnet.metrics import ClassificationReport
     from glassnet.report import run_files
     from glassnet.train import Callback, EpochStats, Logs, fit
+    from glassnet.train.early_stopping import selection
 
     try:
         run_files.write_config(run_dir, config)
@@ -109,18 +110,23 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
         ([tracking] if tracking else [])
     result = fit(config, data, run_dir=run_dir, callbacks=callbacks, resume=args.resume is not None,
                  init_from=model_path(args.init_from) if args.init_from else None)
+    early = bool(config.early_stopping_patience)
     if not result.finished:                        # a stop from the live view, or Ctrl-C
-        print(f"{result.stop_reason}; the checkpoint of the last finished epoch is kept in {run_dir}.\n"
+        best = f" ({CHECKPOINT_NAME} holds the best epoch so far, {result.epoch})" if early and result.epoch else ""
+        print(f"{result.stop_reason}; the checkpoint of the last finished epoch is kept in {run_dir}{best}.\n"
               f"continue with: glassnet train --resume {run_dir}", flush=True)
         if watch:
             watch.close()
         return 130 if result.stop_reason.startswith("interrupted") else 0
-    if result.stop_reason.startswith("early stopping"):
-        print(result.stop_reason, flush=True)
+    selected = selection(config, result.history, result.epoch)
+    if early:                                      # early stopping's own stop already names the epoch
+        stopped = result.stop_reason.startswith("early stopping")
+        print(result.stop_reason if stopped else f"{result.stop_reason}; the model is {selected}", flush=True)
     # the test set, used once: for the final report
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
-    metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started)
+    metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started) \
+        | {"model": {"epoch": result.epoch, "selected": selected}}
     update_metadata(run_dir / CHECKPOINT_NAME, {"metrics": metrics})
     run_files.write_history(run_dir, result.history)
     run_files.write_metrics(run_dir, metrics)
@@ -130,8 +136,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
         tracking.log_final({"test_accuracy": report.accuracy, "test_macro_f1": report.macro("f1")})
     print(f"\ntest accuracy {report.accuracy:.2%}  macro precision {report.macro('precision'):.2%}  "
           f"recall {report.macro('recall'):.2%}  F1 {report.macro('f1'):.2%}")
-    print(f"wrote {run_dir}/: {CHECKPOINT_NAME}, config.toml, history.csv, history.json, metrics.json, "
-          f"report.md{', ' + ', '.join(plots) if plots else ''}")
+    print(f"wrote {run_dir}/: {CHECKPOINT_NAME}, {RESUME_NAME + ', ' if early else ''}config.toml, history.csv, "
+          f"history.json, metrics.json, report.md{', ' + ', '.join(plots) if plots else ''}")
     if watch:
         watch.finish()
     return 0

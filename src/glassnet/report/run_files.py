@@ -56,6 +56,7 @@ def write_report(run_dir: Path, config: TrainConfig, report: ClassificationRepor
         f"{dataset.get('n_test', '?')} test images). Seed {config.seed}, {config.epochs} epochs, "
         f"wall time {metrics['wall_seconds']:.0f} s ({metrics['train_seconds'] / max(len(history), 1):.2f} s "
         "per epoch including evaluation).", "",
+        *([f"The model is {metrics['model']['selected']}.", ""] if "model" in metrics else []),
         "| | test accuracy | macro precision | macro recall | macro F1 |",
         "|---|---|---|---|---|",
         f"| this run | {report.accuracy:.2%} | {report.macro('precision'):.2%} | {report.macro('recall'):.2%} "

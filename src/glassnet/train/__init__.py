@@ -10,9 +10,8 @@
 
 from glassnet.train.callbacks import Callback, Logs, StopTraining
 from glassnet.train.data import TrainData, evaluate
-from glassnet.train.early_stopping import BEST_NAME
 from glassnet.train.loop import FitResult, fit, train_epoch
 from glassnet.train.state import EpochStats, TrainingState, initial_model, make_schedule, training_record
 
-__all__ = ["BEST_NAME", "Callback", "EpochStats", "FitResult", "Logs", "StopTraining", "TrainData", "TrainingState",
+__all__ = ["Callback", "EpochStats", "FitResult", "Logs", "StopTraining", "TrainData", "TrainingState",
            "evaluate", "fit", "initial_model", "make_schedule", "train_epoch", "training_record"]

@@ -16,8 +16,9 @@ figure is a new key, never a new parameter of every callback. The keys:
   skipped and ``loss`` is NaN: the divergence guard, first of the callbacks, then ends the run;
 - ``on_epoch_end(epoch, logs)``: the ``EpochStats`` fields, ``stats`` (the ``EpochStats``) and
   ``predicted`` (each evaluation sample's class);
-- ``on_fit_end(logs)``: ``stop_reason`` and ``finished`` (as in ``FitResult``); also when the run
-  ends with an error (a divergence, a full disk), before ``fit`` raises it.
+- ``on_fit_end(logs)``: ``stop_reason``, ``finished`` and ``epoch`` (as in ``FitResult``: early
+  stopping, before the caller's callbacks hear it, puts its best epoch's weights back and says so);
+  also when the run ends with an error (a divergence, a full disk), before ``fit`` raises it.
 
 A callback ends the run by raising ``StopTraining("why")``: from ``on_batch_end`` after the current
 batch, from ``on_before_update`` before its update (which is not applied), from ``on_epoch_end`` after

@@ -3,8 +3,8 @@
 Each step: opt.lr = schedule(step), x = augment(x), logits = model(x), (loss, G) = cross-entropy,
 backward (the fused step or layer by layer), the callbacks' ``on_before_update``, opt.step(), the
 callbacks' ``on_batch_end``. After each epoch: evaluation, then ``on_epoch_end``: the divergence guard,
-clipping and early stopping's decision, the caller's callbacks, and last early stopping's return to the
-best epoch and the checkpoint.
+clipping and early stopping's decision, the caller's callbacks, and last the checkpoint. When the run
+ends, ``on_fit_end``: early stopping first, which hands back its best epoch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glassnet.checkpoint import CHECKPOINT_NAME
+from glassnet.checkpoint import resume_file
 from glassnet.config import TrainConfig
 from glassnet.data.batches import batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, ConfigError
@@ -27,23 +27,26 @@ from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential
 from glassnet.run_folder import held, prepare_new, remove_stale_temporaries
 from glassnet.train.callbacks import Callback, Logs, StopTraining
-from glassnet.train.checkpointing import Checkpointing
+from glassnet.train.checkpointing import Checkpointing, state_file
 from glassnet.train.clipping import GradientClipping
 from glassnet.train.data import TrainData, evaluate
 from glassnet.train.divergence import DivergenceGuard
-from glassnet.train.early_stopping import BEST_NAME, EarlyStopping
+from glassnet.train.early_stopping import EarlyStopping
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
 
 
 @dataclass
 class FitResult:
     """What ``fit`` trained, and why it ended: ``finished`` when the run is complete (all its epochs,
-    or stopped early by its own rule), not when a callback or Ctrl-C interrupted it. ``engine`` is the
-    path that computed the steps; ``engine_note`` says why the fast path was refused, if it was."""
+    or stopped early by its own rule), not when a callback or Ctrl-C interrupted it. ``epoch`` is the
+    epoch whose weights ``model`` holds: with early stopping the best, else the last finished (the model
+    of a run interrupted mid-epoch is partway into the next). ``engine`` is the path that computed the
+    steps; ``engine_note`` says why the fast path was refused, if it was."""
 
     model: Sequential
     history: list[EpochStats]
     config: TrainConfig
+    epoch: int = 0
     stop_reason: str = "completed all epochs"
     finished: bool = True
     engine: str = "fast"
@@ -56,12 +59,14 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
     """Train an MLP as ``config`` says, evaluating after every epoch and checkpointing to ``run_dir``.
 
     The network's outer sizes come from the data (``data.sizes``). With ``resume``, continue from
-    ``run_dir/model.npz``; the config may differ from the saved one in ``epochs`` only, and more
+    the run's state in ``run_dir``; the config may differ from the saved one in ``epochs`` only, and more
     epochs extend a finished run. ``init_from`` starts a new run from the weights of another model
-    file or model (the same layers). Early stopping (``early_stopping_patience`` > 0) watches the validation split
-    and needs one; the best epoch's weights are kept (``run_dir/best.npz``) and are the model
-    returned. A callback may raise ``StopTraining``, and Ctrl-C ends the run the same way: the last
-    checkpoint stays and ``resume`` continues. A non-finite loss raises ``DivergenceError``.
+    file or model (the same layers). Early stopping (``early_stopping_patience`` > 0) watches the
+    validation split and needs one; the model returned, and ``run_dir/model.npz``, are then the best
+    epoch's, however the run ends (at its own stop, at its last epoch, or interrupted: the best so far),
+    and the state to resume from is ``run_dir/resume.npz``. A callback may raise ``StopTraining``, and
+    Ctrl-C ends the run the same way: the last checkpoint stays and ``resume`` continues. A non-finite
+    loss raises ``DivergenceError``.
     The run folder is held by this process while ``fit`` runs (``run_folder.held``).
     """
     if config.early_stopping_patience and data.eval_name != "validation":
@@ -73,8 +78,8 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
         if resume:
             raise ConfigError("resume=True continues the run in run_dir; name it")
         return _fit(run, data, None, callbacks, resume, init_from)
-    if resume and not (folder / CHECKPOINT_NAME).exists():
-        raise CheckpointError(f"nothing to resume: {folder / CHECKPOINT_NAME} does not exist")
+    if resume and not resume_file(folder).exists():
+        raise CheckpointError(f"nothing to resume: {resume_file(folder)} does not exist")
     if not resume:
         prepare_new(folder)                                # new, empty or ours: nothing of the user's is touched
     with held(folder):                                     # one process at a time writes a run folder
@@ -85,20 +90,18 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
 
 def _policies(run: TrainingState, folder: Path | None) -> tuple[list[Callback], list[Callback]]:
     """The run's own rules: those that act before the caller's callbacks (the divergence guard, clipping and
-    early stopping's decision), and those that act after them, once the epoch's record is complete (early
-    stopping's return to the best epoch, then the checkpoint, which holds both)."""
+    early stopping's decision), and those that act after them, once the epoch's record is complete (the
+    checkpoint)."""
     config = run.config
-    checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
-    before: list[Callback] = [DivergenceGuard(checkpoint)]
+    before: list[Callback] = [DivergenceGuard(state_file(folder, config) if folder is not None else None)]
     after: list[Callback] = []
     if config.clip_grad_norm:
         before.append(GradientClipping(config.clip_grad_norm))
-    if config.early_stopping_patience:
-        early = EarlyStopping(run, folder / BEST_NAME if folder is not None else None)
+    early = EarlyStopping(run, folder) if config.early_stopping_patience else None
+    if early is not None:
         before.append(early)
-        after.append(early.return_to_best)
-    if checkpoint is not None:
-        after.append(Checkpointing(run, checkpoint))
+    if folder is not None:
+        after.append(Checkpointing(run, folder, early))
     return before, after
 
 
@@ -107,7 +110,7 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
     """``fit``'s loop, once the run folder (if any) is ready and held."""
     config = run.config
     if folder is not None and resume:
-        run.restore(folder / CHECKPOINT_NAME)
+        run.restore(resume_file(folder))
     elif init_from is not None:
         run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
     note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
@@ -119,7 +122,7 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
                                           "engine_note": note})
     try:
-        _epochs(run, data, fused, every, after, folder / CHECKPOINT_NAME if folder is not None else None)
+        _epochs(run, data, fused, every, after, state_file(folder, config) if folder is not None else None)
         result.stop_reason = run.stopped or "completed all epochs"
     except StopTraining as e:
         result.stop_reason, result.finished = str(e) or "stopped by a callback", False
@@ -127,10 +130,13 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         result.stop_reason, result.finished = "interrupted (Ctrl-C)", False
     except Exception as e:                     # the run ends with it: the callbacks hear why, then the caller
         for callback in every:
-            callback.on_fit_end({"stop_reason": (str(e).splitlines() or [type(e).__name__])[0], "finished": False})
+            callback.on_fit_end({"stop_reason": (str(e).splitlines() or [type(e).__name__])[0], "finished": False,
+                                 "epoch": run.epoch})
         raise
+    logs: Logs = {"stop_reason": result.stop_reason, "finished": result.finished, "epoch": run.epoch}
     for callback in every:
-        callback.on_fit_end({"stop_reason": result.stop_reason, "finished": result.finished})
+        callback.on_fit_end(logs)
+    result.epoch = logs["epoch"]
     return result
 
 
