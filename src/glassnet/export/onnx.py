@@ -93,7 +93,7 @@ def metadata(model: Sequential, meta: dict[str, Any] | None = None) -> dict[str,
     model file's metadata ``meta`` records (``test_accuracy``, ``macro_f1``, ``dataset``, ``seed``, ``epochs``,
     ``recipe``, ``command``, where recorded). Every value a string; those from the file bounded."""
     d, c = model.n_inputs, model.n_classes
-    if (d, c) == (784, 10):                            # MNIST's shape: the only data glassnet trains on
+    if (d, c) == (784, 10):                            # MNIST's shape, that of every model glassnet train makes
         convention = ("each row one 28×28 image in MNIST's orientation and row-major order (the pixel in row r, "
                       "column c at index 28·r + c), pixels in [0, 1] (the uint8 value / 255), bright ink (1) "
                       "on black (0)")
