@@ -112,6 +112,23 @@ def test_info(run_dir, capsys):
     assert record["parameters"] == 784 * 32 + 64 + 32 * 16 + 32 + 16 * 10 + 10
 
 
+def test_info_shows_the_demo_model_s_record(capsys):
+    from glassnet.checkpoint import read_checkpoint
+    from glassnet.demo import demo_model_path
+
+    meta, _ = read_checkpoint(demo_model_path())
+    demo = meta["demo"]
+    assert main(["info", "demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"test accuracy {demo['test_accuracy']:.2%} ({demo['dataset']})" in lines
+    assert f"seed {demo['seed']}" in lines and f"made by: {demo['command']}" in lines
+    assert f"recipe: {demo['recipe']}" in lines
+    assert main(["info", "demo", "--json"]) == 0
+    recorded = json.loads(capsys.readouterr().out)["recorded"]
+    assert recorded == {key: demo[key] for key in ("test_accuracy", "dataset", "seed", "recipe", "command")} | \
+        {"epochs": meta["epoch"]}
+
+
 def test_gradcheck_command(capsys):
     assert main(["gradcheck", "--batch", "4", "--samples", "5"]) == 0
     out = capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from glassnet.config import TrainConfig
-from glassnet.report.compare import differing_fields, load_run, table
+from glassnet.report.compare import COLUMNS, differing_fields, load_run, table
 from glassnet.train import TrainData, fit
 from tests.mnist_fixtures import synthetic_digits
 
@@ -39,10 +40,16 @@ def test_the_table_shows_each_run_s_figures_and_what_differs(runs: list[Path]) -
     assert differing_fields(summaries) == ["epochs", "hidden", "lr"]
     text = table(summaries)
     header, _, narrow, wide = text.splitlines()
-    assert header.split(" | ")[-3:] == ["epochs", "hidden", "lr |"]
+    names = header.strip("| ").split(" | ")
+    assert names[-3:] == ["epochs", "hidden", "lr"] and len(set(names)) == len(names), names
+    assert names[1] == "epochs trained" and narrow.split(" | ")[1] == "2" and wide.split(" | ")[1] == "3"
     last = summaries[1].history[-1]
     assert f"{last.eval_accuracy:.2%}" in wide and f"{last.eval_loss:.4f}" in wide and "validation" in wide
     assert narrow.endswith("| 2 | [16] | 0.001 |") and wide.endswith("| 3 | [64] | 0.003 |")
+
+
+def test_no_column_of_the_table_shares_a_config_field_s_name() -> None:
+    assert not set(COLUMNS) & {field.name for field in dataclasses.fields(TrainConfig)}
 
 
 def test_the_command_prints_the_table_and_draws_the_curves_into_a_new_file(runs: list[Path], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from glassnet.cli import main
 from glassnet.demo import demo_model_path
 from glassnet.errors import GlassnetError
 from glassnet.nn.model import mlp
+from glassnet.version import __version__
 from tests.mnist_fixtures import synthetic_digits
 
 onnxruntime = pytest.importorskip("onnxruntime")
@@ -43,6 +44,43 @@ def test_export_cli(tmp_path, rng, capsys):
     assert main(["export", str(tmp_path), "--format", "onnx", str(tmp_path / "out.onnx")]) == 0
     assert "wrote" in capsys.readouterr().out and (tmp_path / "out.onnx").stat().st_size > 10_000
     assert main(["export", str(tmp_path), "--format", "onnx", str(tmp_path / "out.onnx")]) == 1
+
+
+def test_the_onnx_file_carries_its_labels_input_convention_and_recorded_figures(tmp_path, rng, capsys):
+    import onnx
+
+    model = mlp([784, 16, 10], rng=rng)
+    save_checkpoint(tmp_path / "model.npz", model, {
+        "epoch": 3, "config": {"seed": 7}, "glassnet_version": "0.1.0",
+        "metrics": {"dataset": {"name": "MNIST"}, "test": {"accuracy": 0.9, "macro": {"f1": 0.875}}}})
+    assert main(["export", str(tmp_path), "--format", "onnx", str(tmp_path / "out.onnx")]) == 0
+    assert "metadata" in capsys.readouterr().out
+    proto = onnx.load(tmp_path / "out.onnx")
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert json.loads(props["class_labels"]) == [str(d) for d in range(10)]
+    assert props["input_shape"] == "[N, 784]" and props["input_dtype"] == "float32"
+    assert "28×28" in props["input_convention"] and "row-major" in props["input_convention"]
+    assert "[0, 1]" in props["input_convention"] and "centre of mass" in props["preprocessing"]
+    assert {k: props[k] for k in ("test_accuracy", "macro_f1", "dataset", "seed", "epochs")} == \
+        {"test_accuracy": "0.9", "macro_f1": "0.875", "dataset": "MNIST", "seed": "7", "epochs": "3"}
+    assert "command" not in props, "a run's file records no command"
+    assert (proto.producer_name, proto.producer_version, proto.model_version) == ("glassnet", __version__, 1)
+    assert proto.graph.name == "glassnet_mlp_784_16_10" and "90.00%" in proto.doc_string
+    x = rng.random((20, 784), np.float32)
+    session = onnxruntime.InferenceSession(str(tmp_path / "out.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map == props
+    [probabilities] = session.run(["probabilities"], {"x": x})
+    np.testing.assert_allclose(probabilities, load_model(tmp_path / "model.npz")[0].predict_proba(x), atol=1e-5)
+
+
+def test_the_demo_model_s_onnx_file_carries_its_record(tmp_path):
+    import onnx
+
+    assert main(["export", "demo", "--format", "onnx", str(tmp_path / "demo.onnx")]) == 0
+    props = {p.key: p.value for p in onnx.load(tmp_path / "demo.onnx").metadata_props}
+    demo = read_checkpoint(demo_model_path())[0]["demo"]
+    assert float(props["test_accuracy"]) == demo["test_accuracy"] and props["seed"] == str(demo["seed"])
+    assert props["command"] == demo["command"] and props["recipe"] == demo["recipe"]
 
 
 def test_the_demo_model_ships_and_answers(tmp_path, capsys):

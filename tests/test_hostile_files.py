@@ -163,6 +163,8 @@ HOSTILE = {
     "config that is a list": {"config": [1, 2]},
     "terminal codes in the config": {"config": {"x": "\x1b[2J\x1b]0;owned\x07"}, "glassnet_version": "\x1b[31m"},
     "epoch that is text": {"epoch": "many"},
+    "demo record of hostile text": {"demo": {"command": "\x1b[2J\ud800" + "x" * 100_000, "recipe": ["a"],
+                                             "dataset": 7, "seed": -1, "test_accuracy": 1.5}, "epoch": 2**70},
 }
 
 
@@ -182,6 +184,13 @@ def test_hostile_metadata_never_gives_a_traceback_and_info_shows_the_verified_la
     if command == "info":
         assert out.startswith("MLP 784-16-10") or out.startswith("Sequential of 4 layers, 784-16-10"), out
         assert "100000" not in out
+    if command == "export onnx":                             # the file's text goes in as bounded, printable text
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(tmp_path / "model.onnx").metadata_props}
+        assert all(v.isprintable() and len(v) < 1000 for v in props.values()), props
+        if changes is HOSTILE["demo record of hostile text"]:
+            assert props["command"].startswith("?[2J?x") and not {"test_accuracy", "seed", "epochs"} & set(props)
     if command == "info --json":
         shown = json.loads(out)
         assert shown["architecture"] in ({}, {"sizes": [784, 16, 10], "dropout": 0.0, "batchnorm": True,

@@ -164,6 +164,42 @@ def recorded(meta: Any, *keys: str, kind: type = float) -> Any:
         return None
 
 
+def shown(text: str, limit: int = 2000) -> str:
+    """Text from a file, safe to show or to pass on: no control codes, no lone surrogates (which no UTF-8
+    writer takes), and at most ``limit`` characters and an ellipsis."""
+    kept = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return kept + ("…" if len(text) > limit else "")
+
+
+def recorded_figures(meta: Any) -> dict[str, Any]:
+    """What a model file records of how it was made and how well it did, each figure only where it is what
+    glassnet writes there, text bounded (``shown``): ``test_accuracy`` and ``macro_f1`` (fractions),
+    ``dataset``, ``seed``, ``epochs`` (trained), ``recipe``, ``command``. A run's come from its final report
+    (``metrics``) and config; the demo model's from its ``demo`` record (scripts/make_demo_model.py)."""
+
+    def fraction(*keys: str) -> float | None:
+        value = recorded(meta, *keys)
+        return value if value is not None and 0.0 <= value <= 1.0 else None
+
+    def text(*keys: str) -> str | None:
+        value = recorded(meta, *keys, kind=str)
+        return shown(value, 500) if value else None
+
+    def whole(*keys: str) -> int | None:               # a seed or a count: glassnet's are in [0, 2**63)
+        value = recorded(meta, *keys, kind=int)
+        return value if value is not None and 0 <= value < 2**63 else None
+
+    def first(*values: Any) -> Any:
+        return next((v for v in values if v is not None), None)
+
+    figures = {"test_accuracy": first(fraction("demo", "test_accuracy"), fraction("metrics", "test", "accuracy")),
+               "macro_f1": fraction("metrics", "test", "macro", "f1"),
+               "dataset": first(text("demo", "dataset"), text("metrics", "dataset", "name")),
+               "seed": first(whole("demo", "seed"), whole("config", "seed")), "epochs": whole("epoch"),
+               "recipe": text("demo", "recipe"), "command": text("demo", "command")}
+    return {key: value for key, value in figures.items() if value is not None}
+
+
 def _refuse_zip_bombs(f: BinaryIO, path: Path) -> None:
     """Refuse, before inflating anything, a member that would expand far beyond its stored size.
 

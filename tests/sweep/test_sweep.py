@@ -271,6 +271,7 @@ def test_ctrl_c_twice_abandons_the_trial_and_queues_it_again(tmp_path: Path, dig
     queued = [t for t in after if t.state == State.WAITING]
     assert len(queued) == 1 and queued[0].system_attrs["failed_trial"] == trial.number
     assert queued[0].params == trial.params
+    assert queued[0].user_attrs == {}, "the copy is not marked abandoned, nor given the abandoned run's record"
     assert (Path(trial.user_attrs["run_dir"]) / "model.npz").is_file(), "an abandoned trial keeps its checkpoint"
     assert "queued to run again" in (tmp_path / "worker.log").read_text()
 
@@ -361,6 +362,27 @@ def test_workers_stop_when_their_sweep_is_killed(tmp_path: Path, digits: Path, p
         sorted(t.number for t in running)
     logs = "".join(p.read_text() for p in (out / "workers").iterdir())
     assert logs.count("the sweep that started this worker has ended") == 2 and "Traceback" not in logs
+
+
+def test_a_trial_whose_worker_is_killed_says_so_and_is_queued_again(tmp_path: Path, digits: Path,
+                                                                   processes: list) -> None:
+    spec = write_spec(tmp_path, trials=2, epochs=10**6, pruning="false", subset=600, heartbeat=30)
+    out = tmp_path / "out"
+    processes.append(sweep := start("sweep", spec, "--out", out, "--workers", "1", "--data-dir", digits,
+                                    log=tmp_path / "sweep.log"))
+    url = wait_for(lambda: (out / "workers").is_dir() and local_url(out), timeout=HANG, what="the worker")
+    trial = wait_for(lambda: _running_trial(url), timeout=HANG, what="a running trial")
+    pid = trial.user_attrs["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert sweep.wait(timeout=HANG) == 1
+    error = f"the worker running it (worker 0, pid {pid}) was killed by signal 9 (SIGKILL) before the trial ended"
+    assert f"trial {trial.number}: fail ({error})" in (tmp_path / "sweep.log").read_text()
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    killed = next(r for r in rows if r["number"] == str(trial.number))
+    assert killed["state"] == "fail" and killed["error"] == error and killed["pid"] == str(pid)
+    [retry] = [r for r in rows if r["retry_of"]]
+    assert retry["retry_of"] == str(trial.number) and retry["state"] == "waiting"
+    assert retry["pid"] == retry["error"] == "", "the copy starts without the killed run's record"
 
 
 def test_a_sweep_waits_while_its_sqlite_file_is_locked(tmp_path: Path, digits: Path, processes: list) -> None:

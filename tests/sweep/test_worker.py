@@ -16,11 +16,11 @@ optuna = pytest.importorskip("optuna")
 from glassnet.data.mnist import load_mnist  # noqa: E402
 from glassnet.errors import DivergenceError  # noqa: E402
 from glassnet.sweep import worker as worker_module  # noqa: E402
-from glassnet.sweep.failures import MAX_FAILURES_IN_A_ROW, NO_HEARTBEAT  # noqa: E402
+from glassnet.sweep.failures import MAX_FAILURES_IN_A_ROW, NO_HEARTBEAT, worker_ended  # noqa: E402
 from glassnet.sweep.report import trial_rows, write_report  # noqa: E402
 from glassnet.sweep.spec import load_spec  # noqa: E402
 from glassnet.sweep.storage import SweepError, local_url  # noqa: E402
-from glassnet.sweep.study import create_study, load_study  # noqa: E402
+from glassnet.sweep.study import create_study, fail_left_running, load_study  # noqa: E402
 from glassnet.sweep.worker import Worker, suggest  # noqa: E402
 from tests.sweep.conftest import write_spec  # noqa: E402
 
@@ -121,6 +121,28 @@ def test_a_failed_trial_always_says_why(tmp_path: Path) -> None:
     study.add_trial(optuna.trial.create_trial(state=State.FAIL))            # failed as stale: its worker died
     study.add_trial(optuna.trial.create_trial(state=State.FAIL, user_attrs={"error": "ValueError: x"}))
     assert [row["error"] for row in trial_rows(study, spec)] == [NO_HEARTBEAT, "ValueError: x"]
+
+
+def test_a_trial_left_running_by_a_worker_that_ended_is_failed_with_the_cause_and_queued_again() -> None:
+    study = optuna.create_study()
+    for pid in (41, 42):
+        study.add_trial(optuna.trial.create_trial(state=State.RUNNING, user_attrs={"host": "here", "pid": pid},
+                                                  params={"lr": 0.1},
+                                                  distributions={"lr": optuna.distributions.FloatDistribution(0, 1)}))
+    assert fail_left_running(study, "elsewhere", 41, "gone", max_retries=3) == []
+    assert fail_left_running(study, "here", 41, worker_ended(0, 41, -9), max_retries=3) == [0]
+    first, second, copy = study.get_trials()
+    assert first.state == State.FAIL and second.state == State.RUNNING
+    assert first.user_attrs["error"] == "the worker running it (worker 0, pid 41) was killed by signal 9 (SIGKILL) " \
+                                       "before the trial ended"
+    assert copy.state == State.WAITING and copy.params == {"lr": 0.1} and copy.system_attrs["failed_trial"] == 0
+    assert copy.user_attrs == {}, "the copy starts without the failed run's record"
+    assert fail_left_running(study, "here", 41, "again", max_retries=3) == [], "a failed trial stays as it is"
+
+
+def test_a_worker_that_exits_mid_trial_names_its_log() -> None:
+    assert worker_ended(2, 7, 1) == ("the worker running it (worker 2, pid 7) exited with status 1 "
+                                     "(workers/worker-2.log says why) before the trial ended")
 
 
 def _score(trial: Any, space: Any) -> float:

@@ -92,7 +92,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from glassnet.checkpoint import load_model, recorded
+    from glassnet.checkpoint import load_model, recorded, recorded_figures, shown
 
     model, meta = load_model(model_path(args.model))
     layers = []
@@ -102,27 +102,37 @@ def cmd_info(args: argparse.Namespace) -> int:
         layers.append({"index": i, "layer": type(layer).__name__, "parameters": count, "shapes": shapes})
     config, metrics = recorded(meta, "config", kind=dict), recorded(meta, "metrics", kind=dict)
     epoch, version = recorded(meta, "epoch", kind=int), recorded(meta, "glassnet_version", kind=str)
+    figures = recorded_figures(meta)
     if args.json:
         print(json.dumps({"architecture": model.architecture, "layers": layers, "parameters": model.n_params,
-                          "config": config, "epoch": epoch, "metrics": metrics, "glassnet_version": version}))
+                          "config": config, "epoch": epoch, "metrics": metrics, "glassnet_version": version,
+                          "recorded": figures}))
         return 0
     arch = model.architecture                  # the recipe, only when it builds exactly these layers
     kind = (f"MLP {'-'.join(map(str, arch['sizes']))}, {arch.get('activation', 'relu')}, dropout {arch['dropout']}, "
             f"batchnorm {arch['batchnorm']}"
             if arch else f"Sequential of {len(model.layers)} layers, {'-'.join(map(str, _widths(model)))}")
     print(f"{kind}, {model.dtype.name}; trained {'?' if epoch is None else epoch} epochs "
-          f"with glassnet {_printable(version or '?')}\n")
+          f"with glassnet {shown(version or '?')}\n")
     for row in layers:
         print(f"  {row['index']:>2}  {row['layer']:<10}{row['parameters']:>9,}  {row['shapes']}")
     print(f"  total parameters {model.n_params:,}\n")
     if config:
-        print("config: " + _printable(", ".join(f"{k}={v}" for k, v in config.items())))
-    accuracy, f1 = recorded(meta, "metrics", "test", "accuracy"), recorded(meta, "metrics", "test", "macro", "f1")
-    if accuracy is not None:
-        dataset = recorded(meta, "metrics", "dataset", "name", kind=str) or "?"
-        print(f"test accuracy {accuracy:.2%}" + (f", macro F1 {f1:.2%}" if f1 is not None else "")
-              + f" ({_printable(dataset)})")
+        print("config: " + shown(", ".join(f"{k}={v}" for k, v in config.items())))
+    for line in _figure_lines(figures):
+        print(line)
     return 0
+
+
+def _figure_lines(figures: dict[str, Any]) -> list[str]:
+    """The recorded figures (``checkpoint.recorded_figures``) as info shows them."""
+    lines = []
+    if "test_accuracy" in figures:
+        f1 = f", macro F1 {figures['macro_f1']:.2%}" if "macro_f1" in figures else ""
+        lines.append(f"test accuracy {figures['test_accuracy']:.2%}{f1} ({figures.get('dataset', '?')})")
+    lines += [f"{name} {figures[key]}" for key, name in (("seed", "seed"), ("recipe", "recipe:"),
+                                                          ("command", "made by:")) if key in figures]
+    return lines
 
 
 def _widths(model: Any) -> list[int]:
@@ -131,12 +141,6 @@ def _widths(model: Any) -> list[int]:
 
     linears = [layer for layer in model.layers if isinstance(layer, Linear)]
     return [linears[0].in_features, *(layer.out_features for layer in linears)]
-
-
-def _printable(text: str, limit: int = 2000) -> str:
-    """Text from a file, safe to print: no terminal control codes, and not endless."""
-    shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
-    return shown + ("…" if len(text) > limit else "")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -153,9 +157,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     from glassnet.export.onnx import write_onnx
 
-    path = write_onnx(model, args.out)
+    path = write_onnx(model, args.out, meta)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): input x (N, {model.n_inputs}) float32 in [0, 1], "
-          f"output probabilities (N, {model.n_classes})")
+          f"output probabilities (N, {model.n_classes}); the class labels, the input's layout and the recorded "
+          "figures are in its metadata")
     return 0
 
 
@@ -177,9 +182,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _accuracy_note(meta: dict[str, Any]) -> str:
     """The test accuracy a model file records (the demo model's, or a run's), for the exported page."""
-    from glassnet.checkpoint import recorded
+    from glassnet.checkpoint import recorded_figures
 
-    accuracy = recorded(meta, "demo", "test_accuracy")
-    if accuracy is None:
-        accuracy = recorded(meta, "metrics", "test", "accuracy")
+    accuracy = recorded_figures(meta).get("test_accuracy")
     return f"test accuracy {accuracy:.2%} on MNIST" if accuracy is not None else ""

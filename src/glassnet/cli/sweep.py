@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     workers = start_workers(args.workers, url, spec.name, folder, [*_data_args(mnist), *_mlflow_args(args)])
     try:
         relay.attach(workers)
-        _follow(study, workers)
+        _follow(study, spec, workers)
     finally:
         for w in workers:                                   # on an error here: no worker is left running alone
             if w.poll() is None:
@@ -177,11 +178,21 @@ def _outcome(trial: Any) -> str:
     return f" ({error})" if error else f" {trial.value:.4f}" if trial.value is not None else ""
 
 
-def _follow(study: Any, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Print each trial as it ends until every worker has exited."""
+def _follow(study: Any, spec: Any, workers: list[subprocess.Popen[bytes]]) -> None:
+    """Print each trial as it ends until every worker has exited. A trial that a worker leaves running when it
+    ends (killed, say) is failed at once, with the cause, and queued to run again."""
+    from glassnet.sweep.failures import worker_ended
+    from glassnet.sweep.study import fail_left_running
+
     seen: set[int] = set()
+    ended: set[int] = set()                       # the workers seen to have exited
+    host = socket.gethostname()
     while True:
         done = all(w.poll() is not None for w in workers)
+        for k, w in enumerate(workers):
+            if w.returncode is not None and k not in ended:
+                ended.add(k)
+                fail_left_running(study, host, w.pid, worker_ended(k, w.pid, w.returncode), spec.max_retries)
         for t in study.get_trials(deepcopy=False):
             if t.number not in seen and t.state.is_finished():
                 seen.add(t.number)

@@ -40,11 +40,16 @@ def differing_fields(runs: Sequence[RunSummary]) -> list[str]:
     return [k for k in names if len({repr(r.config.get(k)) for r in runs}) > 1]
 
 
+#: The table's own columns, before the differing config fields (named as in the config): none is a config
+#: field's name, so that every column's name is unique (the config's epochs is the number asked for).
+COLUMNS = ("run", "epochs trained", "evaluated on", "last accuracy", "best accuracy (epoch)", "last loss",
+           "test accuracy", "seconds")
+
+
 def table(runs: Sequence[RunSummary]) -> str:
     """A Markdown table: each run's last and best evaluation figures, test accuracy and differing fields."""
     fields = differing_fields(runs)
-    names = ["run", "epochs", "evaluated on", "last accuracy", "best accuracy (epoch)", "last loss",
-             "test accuracy", "seconds", *fields]
+    names = [*COLUMNS, *fields]
     lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     for r in runs:
         if r.history:

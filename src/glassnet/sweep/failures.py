@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,21 @@ ABANDONED = "abandoned"                              # trial attribute: its work
 ERROR_CHARS = 300                                    # an error is kept and shown in one line of at most this
 NO_HEARTBEAT = ("its worker stopped answering (no heartbeat): killed (out of memory?), or its machine or network "
                 "was lost")
+
+
+def worker_ended(index: int, pid: int, returncode: int) -> str:
+    """The error of a trial whose worker, one ``glassnet sweep`` started here, ended before the trial did."""
+    if returncode < 0:
+        try:
+            name = f" ({signal.Signals(-returncode).name})"
+        except ValueError:                           # a signal Python has no name for
+            name = ""
+        how = f"was killed by signal {-returncode}{name}"
+    else:
+        how = f"exited with status {returncode} (workers/worker-{index}.log says why)"
+    return f"the worker running it (worker {index}, pid {pid}) {how} before the trial ended"
+
+
 _HINTS = {
     "DivergenceError": "lower the high end of lr (and of any other rate searched) in [space]",
     "MemoryError": "search smaller hidden widths and batch sizes",

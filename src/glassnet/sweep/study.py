@@ -3,22 +3,25 @@
 The study keeps the spec (``glassnet_spec`` among its user attributes), so a worker on another
 machine needs only the storage URL and the study's name. Running trials send a heartbeat; one
 silent for three heartbeats is marked failed by the next worker that looks, and a copy of it is
-queued to run again (Optuna's ``RetryHeartbeatStaleTrialCallback``). The database itself is
+queued to run again (Optuna's ``RetryHeartbeatStaleTrialCallback``); a trial whose worker is known to have
+died (``fail_left_running``) is failed and queued at once, with the cause. The database itself is
 ``storage``'s.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 
 from glassnet.sweep.failures import COUNTED_FROM
 from glassnet.sweep.spec import SweepSpec, check_name, spec_from_dict
-from glassnet.sweep.storage import SweepError, first_line, open_storage, redacted
+from glassnet.sweep.storage import SweepError, experimental_allowed, first_line, open_storage, redacted
 
 SPEC_ATTR = "glassnet_spec"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -118,3 +121,32 @@ def counts(trials: Sequence[optuna.trial.FrozenTrial]) -> dict[str, int]:
             "running": states.count(optuna.trial.TrialState.RUNNING),
             "waiting": states.count(optuna.trial.TrialState.WAITING),
             "failed": states.count(optuna.trial.TrialState.FAIL)}
+
+
+def queue_again(study: optuna.Study, failed: optuna.trial.FrozenTrial, max_retries: int) -> None:
+    """Queue a copy of the ``failed`` trial, with its drawn values, unless it has been retried ``max_retries``
+    times. The copy starts without the record of the failed run (its worker's host and pid, folder, error)."""
+    fresh = copy.deepcopy(failed)                  # Optuna's callback adds to its retry history in place
+    fresh.user_attrs = {}
+    with experimental_allowed():
+        RetryHeartbeatStaleTrialCallback(max_retries)(study, fresh)
+
+
+def fail_left_running(study: optuna.Study, host: str, pid: int, error: str, max_retries: int) -> list[int]:
+    """Fail the trials that the process ``pid`` on ``host``, known to have ended, left running, with ``error``
+    as their cause, and queue each to run again; their numbers. A trial that another worker has failed first
+    (found stale) is left as it is."""
+    storage = study._storage                 # as Optuna's fail_stale_trials: a Study fails no trial by number
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.user_attrs.get("host") != host or trial.user_attrs.get("pid") != pid:
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "error", error)
+            if not storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        queue_again(study, storage.get_trial(trial._trial_id), max_retries)
+        failed.append(trial.number)
+    return failed

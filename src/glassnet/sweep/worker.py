@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages import fail_stale_trials
 
 from glassnet.config import TrainConfig
 from glassnet.diagnostics.record import DiagnosticsRecorder
@@ -36,7 +36,7 @@ from glassnet.sweep.failures import ABANDONED, failing_run, one_line, stop_line
 from glassnet.sweep.space import Dimension, decode
 from glassnet.sweep.spec import SweepSpec
 from glassnet.sweep.storage import SweepError, experimental_allowed
-from glassnet.sweep.study import counts, trials_wanted
+from glassnet.sweep.study import counts, queue_again, trials_wanted
 from glassnet.tracking import MlflowRun, Tracker
 from glassnet.train import Callback, EpochStats, Logs, StopTraining, TrainData, evaluate, fit
 
@@ -181,8 +181,7 @@ class Worker:
         number = self._trial.number if self._trial is not None else None
         frozen = next((t for t in self.study.get_trials(deepcopy=False) if t.number == number), None)
         if frozen is not None and frozen.state == optuna.trial.TrialState.FAIL and frozen.user_attrs.get(ABANDONED):
-            with experimental_allowed():
-                RetryHeartbeatStaleTrialCallback(self.spec.max_retries)(self.study, frozen)
+            queue_again(self.study, frozen, self.spec.max_retries)
             checkpoint = self._folder(frozen.number) / "model.npz"
             kept = f" (its checkpoint stays in {checkpoint.parent})" if checkpoint.is_file() else ""
             self.log(f"trial {frozen.number}: abandoned{kept}; queued to run again")
@@ -233,11 +232,11 @@ class Worker:
                            tags={"glassnet.study": name, "glassnet.trial": str(number)})
 
     def _train(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("host", socket.gethostname())         # first: who runs it, should this process die
+        trial.set_user_attr("pid", os.getpid())
         params = {d.field: suggest(trial, d) for d in self.spec.space}
         shown = ", ".join(f"{name}={decode(value)}" for name, value in params.items())
         folder = self._folder(trial.number)
-        trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("pid", os.getpid())
         self.log(f"trial {trial.number}: {shown}")
         config = self.spec.config_for(params)
         if self._abandon:
