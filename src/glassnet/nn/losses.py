@@ -80,7 +80,9 @@ def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer], *, label_s
     else:
         loss = -weighted[rows, labels].sum() / total
         grad[rows, labels] -= 1.0                          # P − Y
-    if w is not None:
+    if w is None:
+        grad /= n
+    else:
         grad *= w                                          # wₙ (Pₙ − Qₙ)
-    grad /= total
+        grad /= total
     return float(loss), grad
