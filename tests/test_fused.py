@@ -15,7 +15,7 @@ def _pair(sizes, dtype, **options):
     return [mlp(sizes, rng=np.random.default_rng(7), dtype=dtype, **options) for _ in range(2)]
 
 
-def _run(sizes, dtype, steps, batches=(64,), label_smoothing=0.0, **options):
+def _run(sizes, dtype, steps, batches=(64,), label_smoothing=0.0, weighted=False, **options):
     layered, fused = _pair(sizes, dtype, **options)
     opt_layered, opt_fused = Adam(layered.params()), FusedAdam(fused.params())
     fast = FusedMLP(fused)
@@ -24,11 +24,12 @@ def _run(sizes, dtype, steps, batches=(64,), label_smoothing=0.0, **options):
     for step in range(steps):
         n = batches[step % len(batches)]
         x, labels = data.random((n, sizes[0])), data.integers(0, sizes[-1], n)
+        weights = data.uniform(0.0, 2.0, n) if weighted else None
         logits = layered.forward(x)
-        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, weights=weights)
         layered.backward(grad, input_grad=False)
         opt_layered.step()
-        fast_loss, fast_logits = fast.forward_backward(x, labels, label_smoothing=label_smoothing)
+        fast_loss, fast_logits = fast.forward_backward(x, labels, label_smoothing=label_smoothing, weights=weights)
         opt_fused.step()
         losses.append((loss, fast_loss))
         if step == 0:
@@ -60,6 +61,14 @@ def test_reference_model_float64_equal_to_1e_10(steps):
 def test_other_mlp_shapes_odd_and_changing_batch_sizes(options):
     layered, fused, _ = _run([30, 17, 9, 4], np.float64, 40, batches=(5, 2, 33), label_smoothing=0.1, **options)
     _assert_models_close(layered, fused, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{"dropout": 0.3}, {"dropout": 0.0, "batchnorm": False}])
+def test_weighted_steps_equal_the_layers(options):
+    layered, fused, losses = _run([30, 17, 9, 4], np.float64, 40, batches=(5, 2, 33), label_smoothing=0.1,
+                                  weighted=True, **options)
+    _assert_models_close(layered, fused, rtol=1e-10, atol=1e-12)
+    assert losses[-1][1] == pytest.approx(losses[-1][0], rel=1e-10)
 
 
 def test_reference_model_float32_within_a_stated_tolerance():
@@ -118,6 +127,27 @@ def test_fit_with_either_engine_trains_the_same_model():
                for engine in ("layers", "fast")]
     _assert_models_close(results[0].model, results[1].model, rtol=1e-10, atol=1e-12)
     assert [s.eval_accuracy for s in results[0].history] == [s.eval_accuracy for s in results[1].history]
+
+
+@pytest.mark.parametrize("engine", ["layers", "fast"])
+def test_fit_with_weights_of_one_trains_the_unweighted_model_bit_for_bit(engine):
+    from glassnet.config import TrainConfig
+    from glassnet.train import TrainData, fit
+    from tests.mnist_fixtures import synthetic_digits
+
+    images, labels = synthetic_digits(200, 4)
+    x = images.reshape(200, 784)
+    config = TrainConfig(hidden=(32, 16), epochs=3, batch_size=32, engine=engine)     # float32, dropout 0.2
+    plain = fit(config, TrainData(x[:150], labels[:150], x[150:], labels[150:]))
+    ones = fit(config, TrainData(x[:150], labels[:150], x[150:], labels[150:], w_train=np.ones(150),
+                                 w_eval=np.ones(50)))
+    for (name, p), q in zip(plain.model.named_params().items(), ones.model.params()):
+        np.testing.assert_array_equal(q.value, p.value, err_msg=name)
+    assert [(s.train_loss, s.eval_loss, s.eval_accuracy) for s in ones.history] == \
+        [(s.train_loss, s.eval_loss, s.eval_accuracy) for s in plain.history]
+    weights = np.where(labels[:150] == 0, 5.0, 1.0)
+    weighted = fit(config, TrainData(x[:150], labels[:150], x[150:], labels[150:], w_train=weights))
+    assert weighted.history[-1].train_loss != plain.history[-1].train_loss
 
 
 @pytest.mark.parametrize("engine, textbook_steps", [("layers", 3 * 5), ("fast", 0)])

@@ -64,6 +64,16 @@ def test_softmax_cross_entropy(rng, label_smoothing):
     assert report.passed(TOL), report.format()
 
 
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_weighted_softmax_cross_entropy(rng, label_smoothing):
+    logits = rng.standard_normal((16, 10)) * 4.0
+    labels = rng.integers(0, 10, 16)
+    weights = rng.uniform(0.0, 3.0, 16)
+    weights[3] = 0.0                                   # a sample that does not count
+    report = check_loss(logits, labels, label_smoothing=label_smoothing, weights=weights)
+    assert report.passed(TOL), report.format()
+
+
 @pytest.mark.parametrize("seed, batch", [(0, 2), (1, 2), (2, 2), (0, 3), (1, 3), (0, 64)])
 def test_reference_model_in_training_mode(seed, batch):
     """784-256-128-10 with BatchNorm (batch statistics) and Dropout 0.2 (mask held fixed)."""

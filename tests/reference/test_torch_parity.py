@@ -131,6 +131,31 @@ def test_label_smoothing(rng):
     assert_close(grad, logits_t.grad)
 
 
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_sample_weighted_cross_entropy(rng, label_smoothing):
+    """Per-sample weights: Σ wₙ ℓₙ / Σ wₙ of torch's unreduced losses (scikit-learn's weighted mean)."""
+    logits, labels, weights = rng.standard_normal((9, 10)) * 3, rng.integers(0, 10, 9), rng.uniform(0, 2, 9)
+    logits_t, weights_t = t(logits), torch.tensor(weights)
+    losses_t = torch.nn.functional.cross_entropy(logits_t, torch.tensor(labels), reduction="none",
+                                                 label_smoothing=label_smoothing)
+    loss_t = (weights_t * losses_t).sum() / weights_t.sum()
+    loss_t.backward()
+    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, weights=weights)
+    assert loss == pytest.approx(loss_t.item(), rel=RTOL)
+    assert_close(grad, logits_t.grad)
+
+
+def test_class_weighted_cross_entropy(rng):
+    """Class weights: torch's own weight= (a mean weighted by the weight of each sample's class)."""
+    logits, labels, class_weights = rng.standard_normal((9, 4)) * 3, rng.integers(0, 4, 9), rng.uniform(0.1, 3, 4)
+    logits_t = t(logits)
+    loss_t = torch.nn.functional.cross_entropy(logits_t, torch.tensor(labels), weight=torch.tensor(class_weights))
+    loss_t.backward()
+    loss, grad = softmax_cross_entropy(logits, labels, weights=class_weights[labels])
+    assert loss == pytest.approx(loss_t.item(), rel=RTOL)
+    assert_close(grad, logits_t.grad)
+
+
 def _torch_reference_model(ours):
     """The same network in PyTorch, with our initial weights."""
     layers = []

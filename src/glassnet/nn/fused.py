@@ -152,9 +152,10 @@ class FusedMLP:
             return str(e)
         return None
 
-    def forward_backward(self, x: Array, labels: NDArray[np.integer], *,
-                         label_smoothing: float = 0.0) -> tuple[float, Array]:
+    def forward_backward(self, x: Array, labels: NDArray[np.integer], *, label_smoothing: float = 0.0,
+                         weights: NDArray[np.floating] | None = None) -> tuple[float, Array]:
         """Forward and backward on a batch x (N, D), in training mode: every parameter's ``grad`` assigned.
+        The loss is ``softmax_cross_entropy``'s, weighted by ``weights`` (N,) when given.
         Returns the loss, and the logits (N, C) until the next call."""
         if not self.model.training:
             raise RuntimeError("FusedMLP trains in training mode only (batch statistics, dropout); "
@@ -170,7 +171,7 @@ class FusedMLP:
         np.matmul(inputs[-1], self.head.weight.value, out=logits)
         if self.head.bias is not None:
             logits += self.head.bias.value
-        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, weights=weights)
         weight = self.head.weight
         np.matmul(inputs[-1].T, grad, out=weight.grad)                      # dW = hᵀ G
         if self.head.bias is not None:

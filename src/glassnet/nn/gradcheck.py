@@ -168,13 +168,13 @@ def check_layer(layer: Layer, x: Array, *, rng: np.random.Generator, h: float = 
 
 
 def check_loss(logits: Array, labels: NDArray[np.integer], *, h: float = 1e-6,
-               label_smoothing: float = 0.0) -> GradCheckReport:
-    """Check the softmax cross-entropy gradient w.r.t. the logits."""
+               label_smoothing: float = 0.0, weights: NDArray[np.floating] | None = None) -> GradCheckReport:
+    """Check the softmax cross-entropy gradient w.r.t. the logits (weighted by ``weights`` when given)."""
     _require_float64(logits, "logits")
     logits = logits.copy()
-    _, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    _, grad = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, weights=weights)
     row = _compare("logits", logits, grad,
-                   lambda: softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing)[0],
+                   lambda: softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, weights=weights)[0],
                    h, None, np.random.default_rng(0))
     return GradCheckReport([row])
 

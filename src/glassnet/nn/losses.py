@@ -1,6 +1,7 @@
 """Softmax and cross-entropy, made stable by the log-sum-exp trick.
 
-logits (N, C), labels (N,) integers in [0, C). Losses are batch means.
+logits (N, C), labels (N,) integers in [0, C), optional weights (N,) ≥ 0. Losses are batch means,
+weighted means when weights are given.
 """
 
 from __future__ import annotations
@@ -38,16 +39,28 @@ def check_labels(labels: NDArray[np.integer], n_samples: int, n_classes: int) ->
                          f"{labels.min()} to {labels.max()}")
 
 
-def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer], *,
-                          label_smoothing: float = 0.0) -> tuple[float, Array]:
-    """Mean cross-entropy L = −(1/N) Σₙ Σᵢ qₙᵢ log pₙᵢ and dL/dlogits = (P − Q) / N.
+def check_weights(weights: NDArray[np.floating], n_samples: int, name: str = "weights") -> None:
+    """Raise ``ValueError`` unless weights are (n_samples,) finite floats ≥ 0; ``name`` is theirs in the message."""
+    if not np.issubdtype(weights.dtype, np.floating) or weights.shape != (n_samples,):
+        raise ValueError(f"{name} must be {n_samples} floats, one per sample, got {weights.dtype} of shape "
+                         f"{weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{name} must be finite and ≥ 0, got values from {weights.min()} to {weights.max()}")
 
-    Q is one-hot (Y) when ``label_smoothing`` ε is 0, else (1 − ε) Y + ε / C.
+
+def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer], *, label_smoothing: float = 0.0,
+                          weights: NDArray[np.floating] | None = None) -> tuple[float, Array]:
+    """Weighted mean cross-entropy L = −(1/W) Σₙ wₙ Σᵢ qₙᵢ log pₙᵢ, W = Σₙ wₙ, and dL/dlogits = w (P − Q) / W.
+
+    Without ``weights`` every wₙ is 1 and W = N: the batch mean. A batch of total weight 0 has loss 0
+    and gradient 0. Q is one-hot (Y) when ``label_smoothing`` ε is 0, else (1 − ε) Y + ε / C.
     """
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (N, C), got {logits.shape}")
     n, n_classes = logits.shape
     check_labels(labels, n, n_classes)
+    if weights is not None:
+        check_weights(weights, n)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if not np.isfinite(logits).all():
@@ -55,13 +68,21 @@ def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer], *,
     log_p = log_softmax(logits)
     rows = np.arange(n)
     grad = np.exp(log_p)                                   # P
+    # (N, 1) weights in the logits' dtype: weights of 1 leave every product, and so every sum, as it was
+    w = None if weights is None else weights.astype(log_p.dtype, copy=False)[:, None]
+    weighted = log_p if w is None else log_p * w          # wₙ log pₙᵢ
+    total = n if w is None else float(w.sum()) or 1.0     # W; a weightless batch divides 0 by 1
     if label_smoothing:
         uniform = label_smoothing / n_classes
-        loss = -((1.0 - label_smoothing) * log_p[rows, labels].sum() + uniform * log_p.sum()) / n
+        loss = -((1.0 - label_smoothing) * weighted[rows, labels].sum() + uniform * weighted.sum()) / total
         grad -= log_p.dtype.type(uniform)
         grad[rows, labels] -= 1.0 - label_smoothing
     else:
-        loss = -log_p[rows, labels].sum() / n
+        loss = -weighted[rows, labels].sum() / total
         grad[rows, labels] -= 1.0                          # P − Y
-    grad /= n
+    if w is None:
+        grad /= n
+    else:
+        grad *= w                                          # wₙ (Pₙ − Qₙ)
+        grad /= total
     return float(loss), grad

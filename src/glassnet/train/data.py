@@ -11,13 +11,16 @@ from numpy.typing import NDArray
 
 from glassnet.data.batches import as_inputs
 from glassnet.errors import ConfigError
-from glassnet.nn.losses import softmax_cross_entropy
+from glassnet.nn.losses import check_weights, softmax_cross_entropy
 from glassnet.nn.model import Sequential
 
 
 @dataclass(frozen=True)
 class TrainData:
     """Inputs (N, 784) and integer labels; ``eval_name`` is "test" or "validation".
+
+    ``w_train`` weighs the training samples in the loss (``softmax_cross_entropy``'s weights),
+    ``w_eval`` the evaluation samples in the evaluation's loss and accuracy (``evaluate``'s weights).
 
     Inputs are floats in [0, 1] or uint8 pixels, divided by 255 batch by
     batch (a quarter of the memory, and faster to gather)."""
@@ -29,6 +32,8 @@ class TrainData:
     eval_name: str = "test"             # "validation" when x_eval is held out from training data
     description: dict[str, Any] = dataclasses.field(default_factory=dict)
     n_classes: int = 0                  # classes of the output layer; 0: the largest label + 1
+    w_train: NDArray[np.floating] | None = None     # a weight ≥ 0 per training sample; None: all weigh the same
+    w_eval: NDArray[np.floating] | None = None      # likewise per evaluation sample
 
     def __post_init__(self) -> None:
         for split, x, y in (("train", self.x_train, self.y_train), ("eval", self.x_eval, self.y_eval)):
@@ -43,6 +48,12 @@ class TrainData:
                                  f"got {y.dtype} of shape {y.shape}")
         if len(self.x_train) < 2:
             raise ValueError(f"training needs at least 2 samples, got {len(self.x_train)}")
+        for name, w, x in (("w_train", self.w_train, self.x_train), ("w_eval", self.w_eval, self.x_eval)):
+            if w is not None:
+                check_weights(w, len(x), name)
+                if not w.sum() > 0:
+                    raise ValueError(f"{name} gives every sample a weight of zero; give some sample a positive "
+                                     "weight")
         labels = [y for y in (self.y_train, self.y_eval) if len(y)]
         if min(int(y.min()) for y in labels) < 0:
             raise ValueError("labels must be class indices ≥ 0")
@@ -81,14 +92,21 @@ class TrainData:
 
 
 def evaluate(model: Sequential, x: NDArray[np.floating], labels: NDArray[np.integer], *,
+             weights: NDArray[np.floating] | None = None,
              batch_size: int = 2048) -> tuple[float, float, NDArray[np.intp]]:
-    """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode (it writes no state)."""
+    """Mean cross-entropy, accuracy and predictions of ``model`` in inference mode (it writes no state);
+    with ``weights`` (N,), the loss and the accuracy are means weighted by them."""
     loss_sum, predictions = 0.0, []
     for start in range(0, len(x), batch_size):
-        logits = model.infer(as_inputs(x[start:start + batch_size], model.dtype))
-        loss, _ = softmax_cross_entropy(logits, labels[start:start + batch_size])
-        loss_sum += loss * len(logits)
+        batch = slice(start, start + batch_size)
+        logits = model.infer(as_inputs(x[batch], model.dtype))
+        w = None if weights is None else weights[batch]
+        loss, _ = softmax_cross_entropy(logits, labels[batch], weights=w)
+        loss_sum += loss * (len(logits) if w is None else float(w.sum()))
         predictions.append(logits.argmax(axis=1))
     predicted = np.concatenate(predictions) if predictions else np.empty(0, np.intp)
+    if weights is not None:
+        total = float(weights.sum()) or 1.0
+        return loss_sum / total, float(weights @ (predicted == labels)) / total, predicted
     n = max(len(x), 1)
     return loss_sum / n, float(np.mean(predicted == labels)) if len(x) else 0.0, predicted

@@ -153,7 +153,7 @@ def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: 
         train_loss, train_accuracy = train_epoch(run, data, fused=fused, callbacks=every)
         try:
             with np.errstate(over="ignore", invalid="ignore"):     # what overflows shows as non-finite logits
-                eval_loss, eval_accuracy, predicted = evaluate(run.model, data.x_eval, data.y_eval)
+                eval_loss, eval_accuracy, predicted = evaluate(run.model, data.x_eval, data.y_eval, weights=data.w_eval)
         except NonFiniteLogitsError:                   # the epoch's last update broke the weights
             raise DivergenceGuard.error(run.step, run.optimizer.lr, epoch, checkpoint) from None
         stats = EpochStats(epoch, train_loss, train_accuracy, eval_loss, eval_accuracy, run.optimizer.lr,
@@ -173,6 +173,9 @@ def _epochs(run: TrainingState, data: TrainData, fused: FusedMLP | None, every: 
 def train_epoch(run: TrainingState, data: TrainData, *, fused: FusedMLP | None = None,
                 callbacks: Sequence[Callback] = ()) -> tuple[float, float]:
     """One pass over the training data in shuffled mini-batches; returns the mean loss and accuracy.
+
+    Each batch's loss is its mean cross-entropy, weighted by the batch's ``data.w_train`` when the data
+    has weights; the epoch's loss is the mean of the batches' losses, weighted by their sizes.
 
     The fused step (``fused``) or the layers compute forward, loss and backward; the callbacks see the
     gradients before the update (``on_before_update``) and the step after it (``on_batch_end``). A
@@ -196,13 +199,16 @@ def train_epoch(run: TrainingState, data: TrainData, *, fused: FusedMLP | None =
             if not augment.is_identity:
                 x = augment(x, augment_rng)
             labels = data.y_train[indices]
+            weights = data.w_train[indices] if data.w_train is not None else None
             logs: Logs = {"epoch": run.epoch + 1, "batch": batch, "lr": optimizer.lr}
             try:
                 if fused is not None:
-                    loss, logits = fused.forward_backward(x, labels, label_smoothing=config.label_smoothing)
+                    loss, logits = fused.forward_backward(x, labels, label_smoothing=config.label_smoothing,
+                                                          weights=weights)
                 else:
                     logits = model.forward(x)
-                    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+                    loss, grad = softmax_cross_entropy(logits, labels, label_smoothing=config.label_smoothing,
+                                                       weights=weights)
                     model.backward(grad, input_grad=False)
             except NonFiniteLogitsError:
                 logs |= {"loss": math.nan, "accuracy": math.nan}
