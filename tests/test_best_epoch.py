@@ -266,8 +266,8 @@ def estimator_fit(monkeypatch, **params):
     import glassnet.sklearn
 
     weights, real_fit = Weights(), glassnet.sklearn.fit
-    monkeypatch.setattr(glassnet.sklearn, "fit", lambda config, data, **kw: real_fit(config, data, callbacks=[weights],
-                                                                                      **kw))
+    monkeypatch.setattr(glassnet.sklearn, "fit", lambda config, data, callbacks=(), **kw:
+                        real_fit(config, data, callbacks=[*callbacks, weights], **kw))
     x, y = load_digits(return_X_y=True)
     x = StandardScaler().fit_transform(x)
     estimator = glassnet.sklearn.MLPClassifier(early_stopping=True, patience=1000, random_state=0, **params).fit(x, y)
