@@ -32,6 +32,7 @@ from glassnet.train.clipping import GradientClipping
 from glassnet.train.data import TrainData, evaluate
 from glassnet.train.divergence import DivergenceGuard
 from glassnet.train.early_stopping import BEST_NAME, EarlyStopping
+from glassnet.train.plateau import ReduceLROnPlateau
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
 
 
@@ -90,6 +91,7 @@ def _policies(run: TrainingState, folder: Path | None) -> tuple[list[Callback], 
     config = run.config
     checkpoint = folder / CHECKPOINT_NAME if folder is not None else None
     before: list[Callback] = [DivergenceGuard(checkpoint)]
+    before += [ReduceLROnPlateau(run)] if config.plateau_patience else []
     after: list[Callback] = []
     if config.clip_grad_norm:
         before.append(GradientClipping(config.clip_grad_norm))
