@@ -57,7 +57,7 @@ class _Sweep(Callback):
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self.average = 0.0
+        self.average, self.lowest = 0.0, math.inf
 
     def on_before_update(self, step: int, logs: Logs) -> None:
         i = len(self.lrs)
@@ -71,7 +71,8 @@ class _Sweep(Callback):
         self.losses.append(loss)
         self.average = self.beta * self.average + (1 - self.beta) * loss
         self.smoothed.append(self.average / (1 - self.beta ** len(self.losses)))
-        if self.smoothed[-1] > self.diverge * min(self.smoothed):
+        self.lowest = min(self.lowest, self.smoothed[-1])
+        if self.smoothed[-1] > self.diverge * self.lowest:
             raise StopTraining(f"the smoothed loss passed {self.diverge:g} times its lowest at step {len(self.lrs)}")
         if len(self.lrs) == self.steps:
             raise StopTraining(f"all {self.steps} steps taken")
