@@ -165,6 +165,10 @@ def test_resume_a_finished_run_is_a_no_op_that_rewrites_the_report(run_dir, data
     (["serve", "--port", "70000"], 2, "--port must be in 0-65535"),
     (["train", "--watch", "--watch-port", "-5"], 2, "--watch-port must be in 0-65535"),
     (["train", "--out", ""], 2, "--out needs the name of a new folder"),
+    (["lr-find", "--start-lr", "1", "--end-lr", "0.1"], 1, "needs 0 < start lr < end lr"),
+    (["lr-find", "--steps", "3"], 1, "takes 20 to 100000 steps, got 3"),
+    (["lr-find", "--init-from", "/nonexistent/model.npz"], 2, "--init-from /nonexistent/model.npz: no such model"),
+    (["lr-find", "--plateau-factor", "2"], 1, "'plateau_factor' must be in (0, 1)"),
 ])
 def test_errors_are_one_clear_line_without_traceback(tmp_path, argv, code, message):
     result = subprocess.run([sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True,
@@ -352,3 +356,37 @@ def test_resume_from_a_damaged_training_record_is_one_clear_line(run_dir, data_d
     err = capsys.readouterr().err
     assert "cannot be resumed" in err and "Traceback" not in err, err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before           # nothing of the run was touched
+
+
+def test_lr_find_writes_its_curve_and_suggestion_and_only_reads_the_run(run_dir, data_dir, tmp_path, capsys):
+    model = (run_dir / "model.npz").read_bytes()
+    out = tmp_path / "lr-find"
+    assert main(["lr-find", "--data-dir", str(data_dir), "--hidden", "32,16", "--batch-size", "32", "--steps", "30",
+                 "--init-from", str(run_dir), "--out", str(out), "--quiet"]) == 0
+    assert (run_dir / "model.npz").read_bytes() == model
+    found = json.loads((out / "lr_find.json").read_text())
+    printed = capsys.readouterr().out
+    assert f"suggested lr {found['suggestion']:.2e} (steepest descent of the smoothed loss)" in printed
+    assert found["rule"] == "steepest descent of the smoothed loss" and found["init_from"].endswith("model.npz")
+    rows = (out / "lr_find.csv").read_text().splitlines()
+    assert rows[0] == "step,lr,loss,smoothed_loss" and len(rows) == found["steps"] + 1
+
+
+def test_lr_find_without_matplotlib_writes_the_csv_and_says_so_in_one_line(data_dir, tmp_path, capsys, monkeypatch):
+    from glassnet.report import plots
+
+    monkeypatch.setattr(plots, "matplotlib_available", lambda: False)
+    out = tmp_path / "lr-find"
+    assert main(["lr-find", "--data-dir", str(data_dir), "--hidden", "16", "--batch-size", "32", "--steps", "20",
+                 "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["lr_find.csv", "lr_find.json"]
+    notes = [line for line in capsys.readouterr().out.splitlines() if "matplotlib" in line]
+    assert notes == ["no plot: matplotlib is not installed (pip install 'glassnet[plot]'); the curve is in lr_find.csv"]
+
+
+def test_lr_find_refuses_to_write_into_a_run_folder(run_dir, data_dir, capsys):
+    model = (run_dir / "model.npz").read_bytes()
+    assert main(["lr-find", "--data-dir", str(data_dir), "--out", str(run_dir), "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert "already holds a run" in error and len(error.strip().splitlines()) == 1
+    assert (run_dir / "model.npz").read_bytes() == model

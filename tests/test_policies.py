@@ -170,3 +170,74 @@ def test_weights_that_are_not_finite_never_replace_the_last_good_checkpoint(data
         fit(dataclasses.replace(CONFIG, epochs=3), data, run_dir=tmp_path, callbacks=[Breaks()])
     _, meta = load_model(tmp_path / "model.npz")
     assert meta["epoch"] == 1
+
+
+def _plateau_run():
+    """A run whose validation loss stalls several times, before and after epoch 6 (lr 0.2, patience 1)."""
+    images, labels = synthetic_digits(200, 4)
+    x = images.reshape(200, 784)
+    held_out = TrainData(x[:150], labels[:150], x[150:], labels[150:], "validation")
+    config = dataclasses.replace(CONFIG, epochs=8, lr=0.2, schedule="constant", plateau_patience=1)
+    return config, held_out
+
+
+def test_plateau_halves_the_rate_after_each_stall_of_patience_epochs():
+    config, held_out = _plateau_run()
+    history = fit(config, held_out).history
+    losses = [s.eval_loss for s in history]
+    stalls = [e for e in range(1, 8) if losses[e] >= min(losses[:e])]      # epochs (1-based: e + 1) not improving
+    assert stalls                                                          # else this test could not tell
+    expected, reductions = [], 0
+    for epoch in range(8):
+        expected.append(0.2 * 0.5 ** reductions)
+        reductions += epoch in stalls
+    assert [s.lr for s in history] == expected
+
+
+def test_plateau_waits_patience_epochs_and_counts_from_the_last_reduction():
+    from glassnet.train import TrainingState
+    from glassnet.train.plateau import ReduceLROnPlateau
+
+    config, held_out = _plateau_run()
+    run = TrainingState(dataclasses.replace(config, plateau_patience=2, plateau_factor=0.1), held_out)
+    plateau = ReduceLROnPlateau(run)
+    reductions = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.91, 0.92, 0.8, 0.85, 0.9], start=1):
+        plateau.on_epoch_end(epoch, {"eval_loss": loss})
+        reductions.append(run.policies["plateau"]["reductions"])
+    assert reductions == [0, 0, 0, 1, 1, 1, 1, 2]
+    run.optimizer.lr, logs = 0.2, {"lr": 0.2}
+    plateau.on_before_update(1, logs)
+    assert run.optimizer.lr == logs["lr"] == pytest.approx(0.2 * 0.1 ** 2)
+
+
+def test_plateau_resumes_bit_identically_after_a_kill(tmp_path):
+    config, held_out = _plateau_run()
+    whole = fit(config, held_out)
+
+    class Kill(Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 6:
+                raise KeyboardInterrupt
+
+    assert not fit(config, held_out, run_dir=tmp_path, callbacks=[Kill()]).finished
+    resumed = fit(config, held_out, run_dir=tmp_path, resume=True)
+    assert len({s.lr for s in whole.history}) > 2                          # it reduced, and after the kill too
+    assert [s.lr for s in resumed.history] == [s.lr for s in whole.history]
+    np.testing.assert_array_equal(all_values(resumed.model), all_values(whole.model))
+
+
+def test_plateau_never_watches_the_test_set(data):
+    from glassnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reduce-on-plateau watches a validation split and never the test set"):
+        fit(dataclasses.replace(CONFIG, plateau_patience=2), data)
+
+
+@pytest.mark.parametrize("field, value", [("plateau_patience", -1), ("plateau_factor", 0.0),
+                                          ("plateau_factor", 1.0)])
+def test_bad_plateau_settings_are_refused_by_name(field, value):
+    from glassnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"config field '{field}' must be"):
+        TrainConfig(**{field: value})

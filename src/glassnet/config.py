@@ -21,7 +21,7 @@ from glassnet.nn.init import INITIALIZERS
 from glassnet.nn.layers import ACTIVATIONS
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "step", "cosine")
+SCHEDULES = ("constant", "step", "cosine", "one_cycle")
 DTYPES = ("float32", "float64")
 ENGINES = ("fast", "layers")
 MONITORS = ("loss", "accuracy")
@@ -53,6 +53,11 @@ class TrainConfig:
     lr_decay: float = 0.95                  # step schedule: lr × lr_decay every lr_decay_every_epochs
     lr_decay_every_epochs: int = 10
     warmup_epochs: int = 0                  # cosine schedule: linear warm-up length
+    one_cycle_pct_start: float = 0.3        # one-cycle schedule: the fraction of the steps that rises to lr, the peak
+    one_cycle_div_factor: float = 25.0      # one-cycle schedule: it starts at lr / this
+    one_cycle_final_div_factor: float = 1e4  # one-cycle schedule: it ends at lr / (div_factor · this)
+    plateau_patience: int = 0               # epochs without a lower validation loss before lr × plateau_factor; 0: off
+    plateau_factor: float = 0.5             # the lr's factor at each plateau
     label_smoothing: float = 0.0
     clip_grad_norm: float = 0.0             # clip the gradients' global norm to this before each update; 0: off
     augment_rotation: float = 0.0           # random rotation of training images, ± degrees
@@ -91,6 +96,11 @@ class TrainConfig:
             ("lr_decay", 0.0 < self.lr_decay <= 1.0, "in (0, 1]"),
             ("lr_decay_every_epochs", self.lr_decay_every_epochs >= 1, "≥ 1"),
             ("warmup_epochs", 0 <= self.warmup_epochs < self.epochs, "in [0, epochs)"),
+            ("one_cycle_pct_start", 0.0 < self.one_cycle_pct_start < 1.0, "in (0, 1)"),
+            ("one_cycle_div_factor", 1.0 <= self.one_cycle_div_factor < math.inf, "a finite number ≥ 1"),
+            ("one_cycle_final_div_factor", 1.0 <= self.one_cycle_final_div_factor < math.inf, "a finite number ≥ 1"),
+            ("plateau_patience", self.plateau_patience >= 0, "≥ 0 (0: the lr is never reduced on a plateau)"),
+            ("plateau_factor", 0.0 < self.plateau_factor < 1.0, "in (0, 1)"),
             ("label_smoothing", 0.0 <= self.label_smoothing < 1.0, "in [0, 1)"),
             ("clip_grad_norm", 0.0 <= self.clip_grad_norm < math.inf, "a finite number ≥ 0 (0: no clipping)"),
             ("augment_rotation", 0.0 <= self.augment_rotation <= 180.0, "in [0, 180] degrees"),

@@ -1,4 +1,4 @@
-"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve, learn, export, sweep, compare.
+"""The ``glassnet`` command: train, evaluate, predict, gradcheck, info, serve, learn, export, sweep, compare, lr-find.
 
 The only package that prints or exits. Exit codes: 0 ok, 1 an expected failure
 (one or two lines on stderr, no traceback), 2 a usage error. Each subcommand
@@ -20,6 +20,8 @@ from pathlib import Path
 from glassnet.checkpoint import CHECKPOINT_NAME
 from glassnet.cli.common import UsageError, add_mlflow_flag
 from glassnet.cli.learn import at_least, cmd_learn
+from glassnet.cli.lr_find import add_parser as add_lr_find_parser
+from glassnet.cli.lr_find import cmd_lr_find
 from glassnet.cli.models import cmd_compare, cmd_evaluate, cmd_export, cmd_gradcheck, cmd_info, cmd_predict
 from glassnet.cli.serve import cmd_serve
 from glassnet.cli.sweep import add_parsers as add_sweep_parsers
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="machine-readable output")
 
     add_sweep_parsers(commands, _add_data_flags)
+    add_lr_find_parser(commands, _add_data_flags, _add_config_flags)
     compare = commands.add_parser("compare", help="run folders side by side: a table and overlaid learning curves")
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run folders (a sweep's trials/NNNN too)")
     compare.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw their learning curves into FILE.png "
@@ -169,7 +172,7 @@ def _add_data_flags(parser: argparse.ArgumentParser) -> None:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "gradcheck": cmd_gradcheck, "info": cmd_info, "serve": cmd_serve, "learn": cmd_learn,
-            "export": cmd_export, "sweep": cmd_sweep, "compare": cmd_compare}
+            "export": cmd_export, "sweep": cmd_sweep, "compare": cmd_compare, "lr-find": cmd_lr_find}
 SWEEP_STEPS = ("run", "worker", "report", "-h", "--help")
 
 

@@ -41,3 +41,29 @@ def cosine(lr: float, *, total_steps: int, warmup_steps: int = 0, min_lr: float 
         return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return schedule
+
+
+def one_cycle(lr: float, *, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+              final_div_factor: float = 1e4) -> Schedule:
+    """Smith's one cycle, as PyTorch's ``OneCycleLR`` computes it (its defaults, the learning rate only):
+    half a cosine up from lr / div_factor to the peak ``lr``, reached at step pct_start · total_steps − 1,
+    then half a cosine down to lr / (div_factor · final_div_factor) at the last step, total_steps − 1.
+
+    Each half: lr(step) = end + (start − end) · (1 + cos(π · progress)) / 2, progress ∈ [0, 1].
+    Steps past the last keep its rate.
+    """
+    if total_steps < 1 or not 0 < pct_start < 1 or div_factor < 1 or final_div_factor < 1:
+        raise ValueError(f"one_cycle: need total_steps ≥ 1, 0 < pct_start < 1 and both div factors ≥ 1, got "
+                         f"{total_steps}, {pct_start}, {div_factor} and {final_div_factor}")
+    start, end = lr / div_factor, lr / (div_factor * final_div_factor)
+    peak, last = pct_start * total_steps - 1, total_steps - 1
+
+    def half_cosine(first: float, second: float, progress: float) -> float:
+        return second + (first - second) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    def schedule(step: int) -> float:
+        if step < peak:
+            return half_cosine(start, lr, step / peak)
+        return half_cosine(lr, end, (step - peak) / (last - peak))
+
+    return schedule

@@ -16,6 +16,7 @@ from glassnet.train import EpochStats
 
 if TYPE_CHECKING:
     from glassnet.report.compare import RunSummary
+    from glassnet.train.lr_find import RangeTest
 
 
 def matplotlib_available() -> bool:
@@ -137,4 +138,18 @@ def compared_runs(runs: Sequence[RunSummary], path: Path) -> str:
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def lr_range_test(found: RangeTest, path: Path) -> str:
+    """The range test's loss against the learning rate (log axis), raw and smoothed, with the suggestion marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.plot(found.lrs, found.losses, alpha=0.3, label="loss")
+    ax.plot(found.lrs, found.smoothed, label="smoothed loss")
+    ax.axvline(found.suggestion, color="C3", linestyle="--", label=f"suggested lr {found.suggestion:.2e}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="cross-entropy", title="Learning-rate range test",
+           ylim=(0, 1.2 * max(found.smoothed[0], min(found.smoothed) * 4)))
+    ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)

@@ -5,7 +5,8 @@
 - ``loop``: ``fit`` and ``train_epoch``, the loop itself;
 - ``callbacks``: ``Callback`` and ``StopTraining``, how policies and the caller take part in the loop;
 - the policies, each a callback in a module of its own: ``divergence`` (the guard), ``clipping``
-  (gradient clipping), ``early_stopping`` and ``checkpointing``.
+  (gradient clipping), ``early_stopping``, ``plateau`` (reduce-on-plateau) and ``checkpointing``;
+- ``lr_find``: the learning-rate range test, a short run of its own.
 """
 
 from glassnet.train.callbacks import Callback, Logs, StopTraining

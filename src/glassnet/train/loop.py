@@ -3,7 +3,7 @@
 Each step: opt.lr = schedule(step), x = augment(x), logits = model(x), (loss, G) = cross-entropy,
 backward (the fused step or layer by layer), the callbacks' ``on_before_update``, opt.step(), the
 callbacks' ``on_batch_end``. After each epoch: evaluation, then ``on_epoch_end``: the divergence guard,
-clipping and early stopping's decision, the caller's callbacks, and last the checkpoint. When the run
+reduce-on-plateau, clipping and early stopping's decision, the caller's callbacks, and last the checkpoint. When the run
 ends, ``on_fit_end``: early stopping first, which hands back its best epoch.
 """
 
@@ -32,6 +32,7 @@ from glassnet.train.clipping import GradientClipping
 from glassnet.train.data import TrainData, evaluate
 from glassnet.train.divergence import DivergenceGuard
 from glassnet.train.early_stopping import EarlyStopping
+from glassnet.train.plateau import ReduceLROnPlateau
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
 
 
@@ -89,11 +90,12 @@ def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = No
 
 
 def _policies(run: TrainingState, folder: Path | None) -> tuple[list[Callback], list[Callback]]:
-    """The run's own rules: those that act before the caller's callbacks (the divergence guard, clipping and
-    early stopping's decision), and those that act after them, once the epoch's record is complete (the
-    checkpoint)."""
+    """The run's own rules: those that act before the caller's callbacks (the divergence guard, reduce-on-plateau,
+    clipping and early stopping's decision), and those that act after them, once the epoch's record is complete
+    (the checkpoint)."""
     config = run.config
     before: list[Callback] = [DivergenceGuard(state_file(folder, config) if folder is not None else None)]
+    before += [ReduceLROnPlateau(run)] if config.plateau_patience else []
     after: list[Callback] = []
     if config.clip_grad_norm:
         before.append(GradientClipping(config.clip_grad_norm))

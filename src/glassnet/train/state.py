@@ -32,11 +32,11 @@ from glassnet.nn.fused import FusedAdam
 from glassnet.nn.layers import Linear
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.optim import SGD, Adam
-from glassnet.nn.schedules import Schedule, constant, cosine, step_decay
+from glassnet.nn.schedules import Schedule, constant, cosine, one_cycle, step_decay
 from glassnet.train.data import TrainData
 from glassnet.version import __version__
 
-POLICY_KEYS = ("early_stopping",)      # the policies whose state a checkpoint keeps, under these names
+POLICY_KEYS = ("early_stopping", "plateau")    # the policies whose state a checkpoint keeps, under these names
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,9 @@ def make_schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
     if config.schedule == "cosine":
         return cosine(config.lr, total_steps=config.epochs * steps_per_epoch,
                       warmup_steps=config.warmup_epochs * steps_per_epoch)
+    if config.schedule == "one_cycle":
+        return one_cycle(config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=config.one_cycle_pct_start,
+                         div_factor=config.one_cycle_div_factor, final_div_factor=config.one_cycle_final_div_factor)
     return constant(config.lr)
 
 
@@ -131,6 +134,11 @@ def _policy_state(key: str, state: Any) -> dict[str, Any]:
                 or not (state["best"] is None or type(state["best"]) in (int, float)) \
                 or type(state["best_epoch"]) is not int or type(state["wait"]) is not int:
             raise ValueError(f"early stopping's state is {state!r:.80}, not its best, best_epoch and wait")
+    if key == "plateau":
+        if not isinstance(state, dict) or set(state) != {"best", "wait", "reductions"} \
+                or not (state["best"] is None or type(state["best"]) in (int, float)) \
+                or type(state["wait"]) is not int or type(state["reductions"]) is not int:
+            raise ValueError(f"reduce-on-plateau's state is {state!r:.80}, not its best, wait and reductions")
     return dict(state)
 
 
@@ -143,13 +151,14 @@ def _describe(model: Sequential) -> str:
 class TrainingState:
     """The mutable state of one training run: what a checkpoint must hold to resume it.
 
-    ``policies`` holds the resumable state of the run's policies by name (early stopping's counter),
-    ``stopped`` why the run ended by its own rule before its last epoch, once it has.
+    ``policies`` holds the resumable state of the run's policies by name (early stopping's and
+    reduce-on-plateau's counters), ``stopped`` why the run ended by its own rule before its last epoch,
+    once it has; ``eval_name`` is the data's evaluation split ("test" or "validation").
     """
 
     def __init__(self, config: TrainConfig, data: TrainData) -> None:
         self.config = config
-        self.description = data.description
+        self.description, self.eval_name = data.description, data.eval_name
         self.rngs = _generators(config.seed)
         self.model = _build(config, self.rngs["model"], data.sizes)
         self.optimizer = _optimizer(config, self.model)
