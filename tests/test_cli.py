@@ -1,6 +1,7 @@
 """The glassnet command end to end on a small synthetic MNIST-format folder."""
 
 import json
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -43,6 +44,21 @@ def test_plots_when_matplotlib_is_installed(run_dir):
     pytest.importorskip("matplotlib")
     for name in ("learning_curves", "confusion_matrix", "per_class_f1", "misclassified", "first_layer_weights"):
         assert (run_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("command", ["train", "lr-find"])
+@pytest.mark.parametrize("start", ["/dev/zero", "fifo", "missing.npz"])
+def test_a_start_model_that_cannot_be_read_is_refused_before_anything_is_made(command, start, data_dir, tmp_path,
+                                                                            capsys):
+    if start == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+    path = start if start.startswith("/") else str(tmp_path / start)
+    out = tmp_path / "run"
+    assert main([command, "--data-dir", str(data_dir), "--init-from", path, "--epochs", "1", "--out", str(out),
+                 "--quiet"]) == (2 if start == "missing.npz" else 1)          # a usage error, or a file refused
+    error = capsys.readouterr().err
+    assert ("no such model file" if start == "missing.npz" else "not a regular file; name the model file") in error
+    assert not out.exists()
 
 
 def test_train_refuses_to_overwrite_a_run(run_dir, data_dir, capsys):

@@ -50,6 +50,20 @@ def model_path(path: Path) -> Path:
     return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
+def start_model(path: Path | None) -> Path | None:
+    """The model file a new run starts from (``--init-from``; as ``model_path`` finds it), refused before
+    anything is made when it is missing, not a regular file or beyond any model file's size."""
+    from glassnet.files import MODEL, open_regular
+
+    if path is None:
+        return None
+    found = model_path(path)
+    if not found.exists():
+        raise UsageError(f"--init-from {path}: no such model file")
+    open_regular(found, "model file", MODEL).close()
+    return found
+
+
 def load_data(args: argparse.Namespace, quiet: bool = False) -> Any:
     from glassnet.data.mnist import load_mnist
 

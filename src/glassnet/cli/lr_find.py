@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from glassnet.cli.common import UsageError, config_flags, load_data, model_path
+from glassnet.cli.common import UsageError, config_flags, load_data, start_model
 from glassnet.config import resolve
 
 CSV_NAME, JSON_NAME, PLOT_NAME = "lr_find.csv", "lr_find.json", "lr_find.png"
@@ -51,9 +51,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         raise UsageError("--out needs the name of a new folder")
     check_arguments(args.start_lr, args.end_lr, args.steps)
     config = resolve(args.preset or "seed", args.config, config_flags(args))
-    source = model_path(args.init_from) if args.init_from else None
-    if source is not None and not source.is_file():
-        raise UsageError(f"--init-from {args.init_from}: no such model file")
+    source = start_model(args.init_from)
     data = TrainData.from_mnist(load_data(args, args.quiet), config.validation_size)
     # the folder is made once the data and the config are known to be good; a folder holding a run is refused
     out = prepare_new(args.out) if args.out is not None else new_timestamped(Path("runs") / "lr-find")

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.checkpoint import CHECKPOINT_NAME, RESUME_NAME, resume_file
-from glassnet.cli.common import NoBar, UsageError, config_flags, load_data, mlflow_tracker, model_path, progress_bar
+from glassnet.cli.common import (
+    NoBar,
+    UsageError,
+    config_flags,
+    load_data,
+    mlflow_tracker,
+    model_path,
+    progress_bar,
+    start_model,
+)
 from glassnet.config import TrainConfig, resolve
 from glassnet.errors import GlassnetError
 from glassnet.run_folder import held, new_timestamped, prepare_new
@@ -44,6 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     token = owner_token() if args.watch else ""     # a bad GLASSNET_TOKEN is refused before anything is made
     tracker = mlflow_tracker(args)                  # so is --mlflow without its extra
     config, named, history = _resolve_run(args)
+    start_model(args.init_from)                     # a missing or unreadable start is refused before anything is made
     started = time.perf_counter()
     mnist = load_data(args, args.quiet)
     data = TrainData.from_mnist(mnist, config.validation_size)
