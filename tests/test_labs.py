@@ -239,7 +239,11 @@ def test_a_prediction_flag_that_does_not_parse_is_a_usage_error(capsys):
     assert "glassnet learn: error: --prediction: expected one of: (1) it crashes" in err and "Traceback" not in err
 
 
-def test_a_missing_data_folder_is_one_line(tmp_path, capsys):
-    assert main(["learn", "lab", "eval-mode", "--prediction", "50", "--data-dir", str(tmp_path), "--no-download"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("glassnet learn: error: ") and "Traceback" not in err
+def test_a_missing_data_folder_is_one_line_before_any_prediction_is_asked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))       # no fallback to real MNIST anywhere
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("50\n"))
+    assert main(["learn", "lab", "eval-mode", "--data-dir", str(tmp_path), "--no-download"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("glassnet learn: error: ") and "Traceback" not in captured.err

@@ -27,16 +27,18 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if args.name not in LABS:
         raise UsageError(f"no lab named {args.name!r}; the labs are {', '.join(LABS)}")
     lab = LABS[args.name]
-    print(f"{lab.title}\n\n{_wrap(plain(lab.question))}\n")
+    guess = None
     if args.prediction is not None:
         try:
             guess = lab.parse(args.prediction)
         except ValueError as e:
             raise UsageError(f"--prediction: {e}") from None
+    data = subset(load_data(args)) if lab.needs_data else LabData.empty()     # a missing folder fails before asking
+    print(f"{lab.title}\n\n{_wrap(plain(lab.question))}\n")
+    if args.prediction is not None:
         print(f"your prediction: {guess}")
     else:
         guess = _ask(lab)
-    data = subset(load_data(args)) if lab.needs_data else LabData.empty()
     print(f"\nrunning{f' on {data.describe()}' if lab.needs_data else ''}…\n", flush=True)
     result = lab.run(data)
     print("\n".join(result.lines))

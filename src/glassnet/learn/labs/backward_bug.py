@@ -113,14 +113,14 @@ LAB = Lab(
              "network with it for 3 epochs: what happens?",
     predict=Choice(OPTIONS),
     run=run,
-    explanation="A wrong gradient is not a crash; it is a slightly worse model. The last layer's gradient does not "
-                "pass through the bug, so it still fits the logits to whatever features the first layer offers, "
-                "and the loss falls in every run: without the correct run beside it, nothing says that a run is "
-                "broken. The redrawn dropout mask is subtler still: on average it is the right mask, so its "
+    explanation="A wrong gradient is not a crash; it is a worse model, sometimes only slightly. The last layer's "
+                "gradient does not pass through the bug, so it still fits the logits to whatever features the first "
+                "layer offers, and the loss falls in every run: without the correct run beside it, nothing says that "
+                "a run is broken. The redrawn dropout mask is subtler still: on average it is the right mask, so its "
                 "gradient is right in expectation and only noisier. `check_model` says it at once, and it names the "
-                "tensors whose gradient is wrong: the last layer passes and everything below the bug fails, so "
-                "the bug lies between the last passing layer and the first failing one. Run a gradient "
-                "check whenever you write or change a backward (`glassnet gradcheck`, or `check_model` in code).",
+                "tensors whose gradient is wrong: the last layer passes and everything below the bug fails, so the "
+                "bug lies between the last passing layer and the first failing one. Run a gradient check whenever "
+                "you write or change a backward (`glassnet gradcheck`, or `check_model` in code).",
     look_for="a model that trains but ends a few points short of what the same recipe reached before a change "
              "to the code; a gradient check that fails on the tensors below one layer.",
     code=(InvertedReLU, RedrawnDropout, network, checked, suspects, run),
