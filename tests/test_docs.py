@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from glassnet.learn.labs import LABS
 from tests.conftest import REAL_DATA
 
 ROOT = Path(__file__).parents[1]
@@ -48,7 +49,13 @@ def test_the_labs_and_training_health_pages_are_executed(site):
     if not REAL_DATA:
         pytest.skip("GLASSNET_DATA is not set; the build shows the notebooks without running them")
     labs = (site / "labs" / "index.html").read_text()
-    assert labs.count('class="notebook-output"') >= 5 and "inference mode (any batch size)" in labs
+    measured = re.search(r"inference mode \(any batch size\): +accuracy \d", labs)     # printed, not quoted code
+    assert labs.count('class="notebook-output"') >= 5 and measured
+    folds = [m.start() for m in re.finditer('<details class="lab-result">', labs)]
+    asked = [labs.index(lab.question[:40]) for lab in LABS.values()]
+    assert len(folds) == len(LABS) and all(a < f for a, f in zip(asked, folds))       # each question, then its fold
+    assert measured.start() > folds[0]                                                 # the answer inside the fold
+    assert "FAIL in 0.weight, 0.bias, input" in labs and "Traceback" not in labs
     health = (site / "training-health" / "index.html").read_text()
     assert "update / weight at step 290" in health and "pixels whose weights never moved" in health
 

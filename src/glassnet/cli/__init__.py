@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, metavar="DIR",
                        help="MNIST folder, for the random test digits (default: $GLASSNET_DATA, then the cache)")
 
-    learn = commands.add_parser("learn", help="exercises that check themselves: start, check, hint, train")
+    learn = commands.add_parser("learn", help="exercises that check themselves: start, check, hint, train; "
+                                "labs you predict before you run: lab")
     steps = learn.add_subparsers(dest="learn_command", required=True, metavar="STEP")
     learn_start = steps.add_parser("start", help="write a workbook of exercise stubs into FOLDER")
     learn_start.add_argument("folder", type=Path, metavar="FOLDER")
@@ -142,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     learn_train.add_argument("--test-size", type=at_least(1), default=2000, help="test digits (default 2000)")
     learn_train.add_argument("--seed", type=at_least(0), default=0, help="default 0")
     _add_data_flags(learn_train)
+    learn_lab = steps.add_parser("lab", help="the labs (without NAME: the list); with NAME: its question, your "
+                                             "prediction, then the measurement beside it and what it means")
+    learn_lab.add_argument("name", nargs="?", metavar="NAME", help="the lab to run (default: list them)")
+    learn_lab.add_argument("--prediction", metavar="X", help="your prediction (a number, or an option by its "
+                           "number or words) instead of asking for it on stdin")
+    _add_data_flags(learn_lab)
 
     export = commands.add_parser("export", help="a trained model as a static web page, or an ONNX graph")
     export.add_argument("model", type=Path, help=f"a model file ({CHECKPOINT_NAME}), its run folder or 'demo'")

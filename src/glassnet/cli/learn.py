@@ -1,4 +1,4 @@
-"""``glassnet learn start | check | hint | train``: the workbook of exercises."""
+"""``glassnet learn start | check | hint | train | lab``: the workbook of exercises, and the labs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 from glassnet.cli.common import UsageError, load_data
+from glassnet.cli.labs import cmd_lab
 from glassnet.errors import GlassnetError
 
 
@@ -37,6 +38,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
         checked = report(args.folder, args.names)
         print(json.dumps(checked.records(), ensure_ascii=False, indent=1) if args.json else checked.format())
         return 0 if checked.passed else 1
+    if args.learn_command == "lab":
+        return cmd_lab(args)
     if args.learn_command == "hint":
         print(hint(args.folder, args.exercise).format())
         return 0
