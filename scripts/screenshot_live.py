@@ -46,7 +46,8 @@ def main() -> None:
     if chromium is None:
         sys.exit("needs the system Chromium (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-u", "-m", "glassnet", "train", "--out", str(Path(folder) / "run"),
+        run = Path(folder) / f"reference-{args.epochs}-epochs"            # the name the page shows
+        command = [sys.executable, "-u", "-m", "glassnet", "train", "--out", str(run),
                    "--epochs", str(args.epochs), "--watch", "--watch-port", "0", "--quiet", "--no-download",
                    *(["--data-dir", args.data_dir] if args.data_dir else [])]
         train = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
