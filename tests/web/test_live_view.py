@@ -132,8 +132,10 @@ def test_one_tensor_at_a_time_with_the_healthy_band_drawn(browser, watched_run):
         assert page.locator(f"#panel-{name} .healthy").inner_text().startswith("Healthy:")
     series = "(id) => [...document.querySelectorAll(`#${id} path.series`)].map(p => p.dataset.series)"
     assert page.evaluate(series, "chart-updates") == ["layer 0 Linear: weight"]
-    band = page.eval_on_selector("#chart-updates rect.band", "r => [r.getBBox().height, r.getBBox().width]")
-    assert band[0] > 10 and band[1] > 100
+    band = page.eval_on_selector("#chart-updates rect.band", "r => [r.getBBox().y, r.getBBox().height]")
+    ticks = dict(page.eval_on_selector_all("#chart-updates text.tick",       # label → the height it marks
+                                           "ts => ts.map(t => [t.textContent, Number(t.getAttribute('y')) - 4])"))
+    assert band[1] > 10 and band == pytest.approx([ticks["10⁻²"], ticks["10⁻⁴"] - ticks["10⁻²"]], abs=0.5)
     assert page.locator("#chart-updates line.reference").count() == 1
     options = page.eval_on_selector_all("#pick-grads option", "options => options.map(o => o.value)")
     assert "4.weight" in options and len(options) > 3

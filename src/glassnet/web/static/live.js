@@ -2,7 +2,9 @@
 // Shown when the server follows a run ("glassnet train --watch" or "glassnet serve RUN --live").
 // A record comes from a file anyone may have written, so every record goes through the readers below,
 // which keep only values of the expected type and size: a damaged or hostile record shows what it can,
-// its strings are only ever text (textContent, canvas), and nothing in it stops the page.
+// its strings are only ever text (textContent, SVG text, attribute values, canvas), and nothing in it stops the page.
+// The Training view asks one question per chart, one tensor or layer at a time, over one step range shared by
+// every chart, and says beside each what a healthy run looks like.
 "use strict";
 
 const live = { taken: 0, offset: 0, state: null, ticks: [], steps: [], epochs: [], lastStep: null, lastEpoch: null,
@@ -459,9 +461,10 @@ function redraw() {
   const all = tensors();
   const updated = choices("pick-updates", all.options, all.preferred);
   const isWeight = updated.endsWith(".weight");
+  const rule = live.ruleOfThumb;        // healthy: within a factor of ten of the rule of thumb
   chart(document.getElementById("chart-updates"), [{ name: tensorLabel(updated), color: COLORS[0],
-    points: along("updates", updated) }], { logY: true, band: isWeight ? [1e-4, 1e-2] : null,
-    hline: isWeight ? live.ruleOfThumb : null, quantity: "‖Δθ‖ / ‖θ‖ of one step, log scale:" });
+    points: along("updates", updated) }], { logY: true, band: isWeight ? [rule / 10, rule * 10] : null,
+    hline: isWeight ? rule : null, quantity: "‖Δθ‖ / ‖θ‖ of one step, log scale:" });
   const graded = choices("pick-grads", all.options, all.preferred);
   chart(document.getElementById("chart-grads"), [{ name: tensorLabel(graded), color: COLORS[3],
     points: along("grads", graded) }], { logY: true, quantity: "‖∂L/∂θ‖, log scale:" });
