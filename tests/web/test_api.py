@@ -206,13 +206,37 @@ def test_a_live_run_serves_its_newest_checkpoint(tmp_path, rng):
     assert live.model() is None and live.state() == {"run": tmp_path.name, "controllable": False}
     first = mlp([784, 8, 10], rng=rng)
     save_checkpoint(tmp_path / "model.npz", first, {"epoch": 1})
-    loaded = live.model()
-    assert live.model() is loaded                          # unchanged file: not reloaded
+    loaded, start = live.model()
+    assert live.model()[0] is loaded and start is None     # unchanged file: not reloaded; no config, no W₀
     second = mlp([784, 8, 10], rng=rng)
     save_checkpoint(tmp_path / "model.npz", second, {"epoch": 2})
-    np.testing.assert_array_equal(live.model().layers[0].weight.value, second.layers[0].weight.value)
+    np.testing.assert_array_equal(live.model()[0].layers[0].weight.value, second.layers[0].weight.value)
     with pytest.raises(PermissionError, match="only 'glassnet train --watch'"):
         live.control("pause")
+
+
+def test_the_draw_pad_of_a_live_run_shows_w_minus_w0_when_the_checkpoint_says_how_the_run_started(tmp_path, rng):
+    from glassnet.checkpoint import save_checkpoint
+    from glassnet.config import TrainConfig
+    from glassnet.train import initial_model
+    from glassnet.web.api import describe
+    from glassnet.web.live import first_layer_start
+
+    config = TrainConfig(hidden=(8,), seed=3)
+    trained = initial_model(config)
+    start = trained.layers[0].weight.value.copy()
+    trained.layers[0].weight.value[...] += rng.standard_normal(start.shape).astype(start.dtype)
+    save_checkpoint(tmp_path / "model.npz", trained, {"epoch": 1, "config": config.to_dict()})
+    model, meta = load_model(tmp_path / "model.npz")
+    np.testing.assert_array_equal(first_layer_start(model, meta), start)
+    answer = describe(model, np.ones((28, 28), np.float32) * 0.5, start=first_layer_start(model, meta))
+    unit = answer["top_units"][0]
+    assert answer["unit_images"] == "W - W0"
+    np.testing.assert_allclose(np.ravel(unit["weights"]), model.layers[0].weight.value[:, unit["unit"]]
+                               - start[:, unit["unit"]], atol=1e-4)
+    assert first_layer_start(model, meta | {"init_from": "other.npz"}) is None      # W₀ was another model's
+    assert first_layer_start(model, meta | {"config": config.to_dict() | {"hidden": [16]}}) is None
+    assert describe(model, np.ones((28, 28), np.float32) * 0.5)["unit_images"] == "W"
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "BREW", "CONNECT"])

@@ -9,7 +9,9 @@ values in [0, 1]) or ``{"pixels": [784 values]}``; the digit goes through the
 same preprocessing as ``glassnet predict``. The answer holds the 28×28 image
 the network saw, the ten probabilities, the prediction, every hidden layer's
 activations (the outputs of its activation layers), the first-layer units that
-responded most, with their 28×28 weight images, and the saliency map:
+responded most, each with a 28×28 image of what training added to its weights,
+W − W₀ (or of its weights W, when the random start W₀ is not known: the
+answer's ``unit_images`` says which), and the saliency map:
 ∂p(predicted)/∂input, scaled to [−1, 1], where a little more ink would most
 raise (positive) or lower (negative) the network's confidence in its answer.
 """
@@ -129,8 +131,9 @@ def _rounded(values: NDArray[np.floating], digits: int = 4) -> list[Any]:
     return np.round(values.astype(np.float64), digits).tolist()
 
 
-def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
-    """Everything the page shows about how ``model`` reads ``image``."""
+def describe(model: Sequential, image: NDArray[np.float32],
+             start: NDArray[np.floating] | None = None) -> dict[str, Any]:
+    """Everything the page shows about how ``model`` reads ``image``; ``start``: the first layer's W₀, if known."""
     digit = preprocess_digit(image)
     outputs = model.trace(digit.reshape(1, 784))
     probabilities = softmax(outputs[-1].astype(np.float64))[0]
@@ -139,8 +142,9 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
     # the first linear layer's units, as the first activation after it shows them (none without one)
     after_first = [out[0] for layer, out in zip(model.layers[first_index:], outputs[first_index:])
                    if role_of(layer) == "activation" and out.shape[1] == first.out_features][:1]
+    shown = first.weight.value if start is None else first.weight.value - start
     top_units = [{"unit": int(u), "activation": round(float(units[u]), 4),
-                  "weights": _rounded(first.weight.value[:, u].reshape(28, 28), 4)}
+                  "weights": _rounded(shown[:, u].reshape(28, 28), 4)}
                  for units in after_first for u in np.argsort(-units, kind="stable")[:TOP_UNITS]]
     gradient, _ = saliency(model, digit.reshape(784))
     return {
@@ -152,6 +156,7 @@ def describe(model: Sequential, image: NDArray[np.float32]) -> dict[str, Any]:
         "activations": [{"name": f"hidden layer {i + 1}", "size": len(h), "values": _rounded(h, 3)}
                         for i, h in enumerate(hidden)],
         "top_units": top_units,
+        "unit_images": "W" if start is None else "W - W0",
     }
 
 

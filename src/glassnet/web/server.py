@@ -63,8 +63,13 @@ class DigitApp:
     def predict(self, body: bytes) -> dict[str, Any] | None:
         """The page's answer for a drawing; None while a live run has no checkpoint yet."""
         image = parse_digit(body)
-        model = self.live.model() if self.live is not None else self.model
-        return None if model is None else describe(model, image)
+        if self.live is None:
+            return None if self.model is None else describe(self.model, image)
+        newest = self.live.model()
+        if newest is None:
+            return None
+        model, start = newest
+        return describe(model, image, start=start)
 
     def sample(self) -> dict[str, Any] | None:
         if self.test_images is None or self.test_labels is None:

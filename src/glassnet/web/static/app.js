@@ -79,21 +79,21 @@ async function predict() {
     const response = await fetch("/api/predict", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
     const result = await response.json();
-    if (response.status === 503) { setStatus(result.error); return; }   // a live run before its first checkpoint
+    if (response.status === 503) { drawStatus(result.error); return; }   // a live run before its first checkpoint
     if (!response.ok) throw new Error(result.error || response.statusText);
     state.lastRequest = request;
     state.lastResponse = result;
     show(result);
-    setStatus(`Predicted ${result.blank ? "nothing (blank)" : result.prediction}.`);
+    drawStatus(result.blank ? "Nothing drawn yet: draw a digit on the pad." : "");
   } catch (error) {
-    setStatus(`Error: ${error.message}`);
+    drawStatus(`Error: ${error.message}`);
   } finally {
     state.pending = false;
     if (state.dirty) requestAnimationFrame(predict);
   }
 }
 
-function setStatus(text) { document.getElementById("status").textContent = text; }
+function drawStatus(text) { document.getElementById("draw-status").textContent = text; }   // on the Draw view only
 
 function paintGray(canvas, values, rows, cols) {
   const ctx = canvas.getContext("2d");
@@ -162,6 +162,15 @@ function show(result) {
     figure.append(canvas, caption);
     layers.append(figure);
   });
+  const change = result.unit_images === "W - W0";
+  document.getElementById("units-title").textContent = change
+    ? "5 · The first-layer units that fired most: what training added, W − W₀"
+    : "5 · The first-layer units that fired most: their weights W";
+  document.getElementById("units-note").textContent = change
+    ? "Each unit's weights minus their random start W₀, as a 28×28 image: red where training raised a weight " +
+      "(ink there now excites the unit more), blue where it lowered it."
+    : "Each unit's weights W as a 28×28 image (red excites, blue inhibits), random start W₀ included: this " +
+      "model file does not say how it started, so what training added cannot be separated from it.";
   const units = document.getElementById("units");
   units.replaceChildren();
   result.top_units.forEach((unit) => {
@@ -193,7 +202,7 @@ document.getElementById("sample").addEventListener("click", async () => {
     document.getElementById("truth").textContent = `Test digit #${result.index}, true label: ${result.label}`;
     schedulePredict();
   } catch (error) {
-    setStatus(`Error: ${error.message}`);
+    drawStatus(`Error: ${error.message}`);
   }
 });
 

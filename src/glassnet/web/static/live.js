@@ -2,11 +2,14 @@
 // Shown when the server follows a run ("glassnet train --watch" or "glassnet serve RUN --live").
 // A record comes from a file anyone may have written, so every record goes through the readers below,
 // which keep only values of the expected type and size: a damaged or hostile record shows what it can,
-// its strings are only ever text (textContent, canvas), and nothing in it stops the page.
+// its strings are only ever text (textContent, SVG text, attribute values, canvas), and nothing in it stops the page.
+// The Training view asks one question per chart, one tensor or layer at a time, over one step range shared by
+// every chart, and says beside each what a healthy run looks like.
 "use strict";
 
 const live = { taken: 0, offset: 0, state: null, ticks: [], steps: [], epochs: [], lastStep: null, lastEpoch: null,
-  meta: null, end: null, polls: 0, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map() };
+  meta: null, end: null, polls: 0, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map(), domain: [0, 1],
+  ruleOfThumb: 1e-3 };
 window.glassnetLive = live;            // for tests and the curious
 const COLORS = ["#2f6fed", "#e8590c", "#17a34a", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#495057",
                 "#d6336c", "#5c940d"];
@@ -34,7 +37,8 @@ function fields(v, max) {              // an object's first entries, as a Map (a
 }
 
 function readMeta(r) {
-  return { params: list(r.params, LIMITS.names).map(str), probeLabels: list(r.probe_labels, LIMITS.points).map(int) };
+  return { params: list(r.params, LIMITS.names).map(str), layers: list(r.layers, LIMITS.names).map(str),
+    probeLabels: list(r.probe_labels, LIMITS.points).map(int), ruleOfThumb: num(r.rule_of_thumb) };
 }
 
 function readTick(r) {
@@ -43,8 +47,8 @@ function readTick(r) {
 }
 
 function readActivation(a) {
-  return { layer: str(a.layer), counts: nums(a.counts, LIMITS.bins).map((c) => c ?? 0), mean: num(a.mean),
-    std: num(a.std), dead: num(a.dead), notFinite: int(a.not_finite) ?? 0 };
+  return { layer: str(a.layer), counts: nums(a.counts, LIMITS.bins).map((c) => c ?? 0), edges: fixed(a.edges, 2),
+    mean: num(a.mean), std: num(a.std), dead: num(a.dead), notFinite: int(a.not_finite) ?? 0 };
 }
 
 function readStep(r) {
@@ -89,13 +93,17 @@ function keep(list, item) {            // a curve keeps at most LIMITS.kept poin
 function take(record) {                // the curves keep a few figures of each record; the panels, the last one
   live.taken += 1;
   noteNonfinite(record);
-  if (record.kind === "meta") live.meta = readMeta(record);
+  if (record.kind === "meta") {
+    live.meta = readMeta(record);
+    if (live.meta.ruleOfThumb !== null && live.meta.ruleOfThumb > 0) live.ruleOfThumb = live.meta.ruleOfThumb;
+  }
   else if (record.kind === "tick") keep(live.ticks, readTick(record));
   else if (record.kind === "step") {
     const step = live.lastStep = readStep(record);
     keep(live.ticks, step.tick);
     keep(live.steps, { step: step.tick.step, grads: step.grads, updates: step.updates,
-      dead: new Map(step.activations.map((a) => [a.layer, a.dead])) });
+      activations: new Map(step.activations.map((a) => [a.layer, { mean: a.mean, std: a.std, dead: a.dead }])),
+      batchnorm: new Map(step.batchnorm) });
   } else if (record.kind === "epoch") {
     const epoch = live.lastEpoch = readEpoch(record);
     keep(live.epochs, epoch.figures);
@@ -106,7 +114,8 @@ function take(record) {                // the curves keep a few figures of each 
 
 function restart() {                   // the record was rewritten (a resumed run): read it again from the start
   Object.assign(live, { taken: 0, offset: 0, ticks: [], steps: [], epochs: [], lastStep: null, lastEpoch: null,
-    meta: null, end: null, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map() });
+    meta: null, end: null, skipped: { damaged: 0, too_long: 0 }, nonfinite: new Map(), domain: [0, 1],
+    ruleOfThumb: 1e-3 });
 }
 
 // ---- views ----------------------------------------------------------------------------------------------------
@@ -118,6 +127,12 @@ function showView(name) {
   if (name === "training") redraw();
 }
 window.addEventListener("hashchange", () => showView(location.hash === "#training" ? "training" : "draw"));
+let resizing = false;                  // the charts are drawn at the width they are shown at: again on a resize
+window.addEventListener("resize", () => {
+  if (!resizing) { resizing = true; requestAnimationFrame(() => { resizing = false; redraw(); }); }
+});
+
+function setStatus(text) { document.getElementById("status").textContent = text; }
 
 function extent(values) {
   let low = Infinity, high = -Infinity;
@@ -125,60 +140,184 @@ function extent(values) {
   return [low, high];
 }
 
-// ---- charts on a canvas: lines broken where a value is missing, dots, an optional dashed reference line -------
-function lineChart(canvas, series, { logY = false, hline = null, percent = false } = {}) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height, left = 56, right = 10, top = 22, bottom = 24;
-  ctx.clearRect(0, 0, W, H);
-  const usable = (p) => p[0] !== null && p[1] !== null && (!logY || p[1] > 0);
-  const points = series.flatMap((s) => s.points).filter(usable);
-  ctx.fillStyle = "#6b7385"; ctx.font = "11px system-ui, sans-serif";
-  if (!points.length) { ctx.fillText("no data yet", left, H / 2); return; }
-  const fy = (v) => (logY ? Math.log10(v) : v);
-  let [x0, x1] = extent(points.map((p) => p[0]));
-  let [y0, y1] = extent(points.map((p) => fy(p[1])).concat(hline !== null ? [fy(hline)] : []));
-  if (x1 === x0) x1 = x0 + 1;
-  if (y1 === y0) { const pad = Math.abs(y0) * 0.1 || 0.05; y0 -= pad; y1 += pad; }   // a flat line, centred
-  if (percent) y0 = Math.max(0, y0);
-  const X = (x) => left + (x - x0) / (x1 - x0) * (W - left - right);
-  const Y = (y) => top + (1 - (fy(y) - y0) / (y1 - y0)) * (H - top - bottom);
-  ctx.strokeStyle = "#ccd3e0"; ctx.lineWidth = 1; ctx.strokeRect(left, top, W - left - right, H - top - bottom);
-  const label = (v) => (percent ? `${(100 * v).toFixed(1)}%` : logY ? v.toExponential(0) : v.toPrecision(3));
-  for (const v of [y0, (y0 + y1) / 2, y1]) {
-    const value = logY ? 10 ** v : v;
-    ctx.fillText(label(value), 2, Y(value) + 4);
-  }
-  ctx.fillText(`step ${Math.round(x0)}`, left, H - 6);
-  ctx.fillText(`${Math.round(x1)}`, W - right - 40, H - 6);
-  if (hline !== null) {
-    ctx.setLineDash([5, 4]); ctx.strokeStyle = "#1d2433";
-    ctx.beginPath(); ctx.moveTo(left, Y(hline)); ctx.lineTo(W - right, Y(hline)); ctx.stroke(); ctx.setLineDash([]);
-  }
-  let legendX = left;
-  series.forEach((s) => {
-    ctx.strokeStyle = ctx.fillStyle = s.color;
-    if (s.dots) {
-      s.points.filter(usable).forEach((p) => { ctx.beginPath(); ctx.arc(X(p[0]), Y(p[1]), 3, 0, 2 * Math.PI); ctx.fill(); });
-    } else {
-      ctx.lineWidth = 1.5; ctx.beginPath();
-      let joined = false;                                // a missing value leaves a gap in the line
-      s.points.forEach((p) => {
-        if (!usable(p)) { joined = false; return; }
-        if (joined) ctx.lineTo(X(p[0]), Y(p[1])); else ctx.moveTo(X(p[0]), Y(p[1]));
-        joined = true;
-      });
-      ctx.stroke();
-    }
-    ctx.fillText(s.name, legendX, 14);
-    legendX += ctx.measureText(s.name).width + 14;
-  });
+// ---- charts in SVG: every label is a text element at the size the stylesheet gives it -------------------------
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { height: 220, left: 64, right: 14, top: 12, bottom: 44 };
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+const power = (exponent) => `10${String(exponent).replace(/[-0-9]/g, (c) => SUPERSCRIPT[c])}`;
+
+function svg(name, attributes, parent) {
+  const element = document.createElementNS(SVG_NS, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
+  parent.append(element);
+  return element;
 }
 
-function tensorSeries(key) {
-  const names = live.meta ? live.meta.params : [];
-  return names.map((name, i) => ({ name, color: COLORS[i % COLORS.length],
-    points: live.steps.filter((r) => r[key].has(name)).map((r) => [r.step, r[key].get(name)]) }));
+function svgText(parent, x, y, text, anchor, className = "tick") {
+  const label = svg("text", { x, y, "text-anchor": anchor, class: className }, parent);
+  label.textContent = text;
+  return label;
 }
+
+function formatNumber(v) {             // short tick labels: 0.5, 12, 3×10⁻⁴
+  if (v === 0) return "0";
+  if (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-2) {
+    const exponent = Math.floor(Math.log10(Math.abs(v)));
+    const mantissa = Number((v / 10 ** exponent).toPrecision(2));
+    return mantissa === 1 ? power(exponent) : `${mantissa}×${power(exponent)}`;
+  }
+  return String(Number(v.toPrecision(3)));
+}
+
+function niceTicks(low, high, count) {  // round values 1, 2 or 5 × 10ⁿ apart, about count of them
+  const raw = (high - low) / Math.max(1, count);
+  const unit = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * unit).find((s) => s >= raw * (1 - 1e-9));
+  const ticks = [];
+  for (let i = Math.ceil(low / step - 1e-9); i * step <= high + step * 1e-9; i++) ticks.push(i * step);
+  return ticks;
+}
+
+// The y range: whole decades on a log axis, round values on a linear one, always including `include`.
+function yScale(values, { logY, percent, include }) {
+  const shown = values.concat(include).map((v) => (logY ? Math.log10(v) : v));
+  let [low, high] = extent(shown);
+  if (!Number.isFinite(low)) [low, high] = logY ? [-3, 0] : [0, 1];
+  if (logY) {
+    low = Math.floor(low); high = Math.max(Math.ceil(high), low + 1);
+    const stride = Math.ceil((high - low) / 5);
+    const ticks = [];
+    for (let e = high; e >= low; e -= stride) ticks.push(e);
+    return { low, high, ticks: ticks.map((e) => [e, power(e)]) };
+  }
+  if (high === low) { const pad = Math.abs(low) * 0.1 || 0.05; low -= pad; high += pad; }
+  if (percent) { low = Math.max(0, low); high = Math.min(1, high); }
+  const ticks = niceTicks(low, high, 4);
+  low = Math.min(low, ticks[0]); high = Math.max(high, ticks[ticks.length - 1]);
+  return { low, high, ticks: ticks.map((v) => [v, percent ? `${Number((100 * v).toPrecision(3))}%` : formatNumber(v)]) };
+}
+
+// One chart: the run's shared step range across, the chosen series up, an optional healthy band and reference line.
+function chart(box, series, { logY = false, percent = false, band = null, hline = null, include = [],
+  quantity = "" } = {}) {
+  const [x0, x1] = live.domain;
+  const W = Math.max(240, box.clientWidth), H = CHART.height;
+  const left = CHART.left, right = W - CHART.right, top = CHART.top, bottom = H - CHART.bottom;
+  const usable = (p) => p[0] !== null && p[1] !== null && (!logY || p[1] > 0);
+  const values = series.flatMap((s) => s.points.filter(usable).map((p) => p[1]));
+  const y = yScale(values, { logY, percent, include: include.concat(band || [], hline === null ? [] : [hline]) });
+  const X = (x) => left + (x - x0) / (x1 - x0) * (right - left);
+  const Y = (v) => bottom - ((logY ? Math.log10(v) : v) - y.low) / (y.high - y.low) * (bottom - top);
+  const root = document.createElementNS(SVG_NS, "svg");
+  for (const [key, value] of Object.entries({ width: W, height: H, "data-x0": x0, "data-x1": x1 })) {
+    root.setAttribute(key, String(value));
+  }
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  const legendItem = (text, color, kind) => {
+    const item = document.createElement("span");
+    if (color) {
+      const swatch = document.createElement("span");
+      swatch.className = `swatch ${kind}`;
+      swatch.style.background = color;
+      item.append(swatch);
+    }
+    item.append(text);
+    legend.append(item);
+  };
+  if (quantity) legendItem(quantity, null);
+  box.replaceChildren(root, legend);
+  if (band) {
+    const [lo, hi] = band;
+    svg("rect", { class: "band", x: left, y: Y(hi), width: right - left, height: Y(lo) - Y(hi) }, root);
+    legendItem("healthy range", "rgba(23, 163, 74, 0.25)", "area");
+  }
+  for (const [v, text] of y.ticks) {
+    svg("line", { class: "grid", x1: left, x2: right, y1: Y(logY ? 10 ** v : v), y2: Y(logY ? 10 ** v : v) }, root);
+    svgText(root, left - 8, Y(logY ? 10 ** v : v) + 4, text, "end");
+  }
+  svg("rect", { class: "frame", x: left, y: top, width: right - left, height: bottom - top }, root);
+  // step labels: the newest step at the right end, round steps between; one that would touch another is left out
+  const placed = [svgText(root, right, bottom + 18, String(x1), "end").getBBox()];
+  for (const step of niceTicks(x0, x1, Math.max(2, Math.floor((right - left) / 90)))) {
+    const label = svgText(root, X(step), bottom + 18, String(step), X(step) - left < 20 ? "start" : "middle");
+    const box_ = label.getBBox();
+    if (placed.some((b) => box_.x < b.x + b.width + 10 && b.x < box_.x + box_.width + 10)) label.remove();
+    else placed.push(box_);
+  }
+  svgText(root, right, H - 6, "training step", "end", "axis-title");
+  if (hline !== null) {
+    svg("line", { class: "reference", x1: left, x2: right, y1: Y(hline), y2: Y(hline) }, root);
+    legendItem(`${formatNumber(hline)}, the rule of thumb`, "#1d2433", "dash");
+  }
+  const named = new Set();
+  series.forEach((s) => {
+    if (s.dots) {
+      s.points.filter(usable).forEach((p) => {
+        svg("circle", { class: "dot", cx: X(p[0]), cy: Y(p[1]), r: 3.5, fill: s.color }, root);
+      });
+    } else {
+      let d = "", run = [];                          // a missing value leaves a gap in the line
+      const end = () => {                            // a point alone between gaps is drawn as a dot
+        if (run.length === 1) svg("circle", { cx: run[0][0], cy: run[0][1], r: 2.5, fill: s.color }, root);
+        run = [];
+      };
+      s.points.forEach((p) => {
+        if (!usable(p)) { end(); return; }
+        d += `${run.length ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`;
+        run.push([X(p[0]), Y(p[1])]);
+      });
+      end();
+      const path = svg("path", { class: "series", d, stroke: s.color }, root);
+      path.setAttribute("data-series", s.name);
+    }
+    if (!named.has(s.name)) { named.add(s.name); legendItem(s.name, s.color, s.dots ? "dot" : "line"); }
+  });
+  if (!values.length) svgText(root, (left + right) / 2, (top + bottom) / 2, "no data yet", "middle", "empty");
+}
+
+// ---- what each chart may show: the record's tensors and layers, one at a time -----------------------------------
+function layerName(index) {
+  const layers = live.meta ? live.meta.layers : [];
+  const i = Number(index);
+  return Number.isInteger(i) && layers[i] ? `layer ${i} ${layers[i]}` : `layer ${index}`;
+}
+
+function tensorLabel(name) {           // "0.weight" → "layer 0 Linear: weight"
+  const dot = name.indexOf(".");
+  return dot > 0 ? `${layerName(name.slice(0, dot))}: ${name.slice(dot + 1)}` : name;
+}
+
+// The options of a selector (value, label); keeps the reader's choice while it is still offered.
+function choices(id, options, preferred) {
+  const select = document.getElementById(id);
+  const key = JSON.stringify(options);
+  if (select.dataset.options !== key) {
+    const kept = select.value;
+    select.replaceChildren(...options.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      return option;
+    }));
+    select.dataset.options = key;
+    const values = options.map(([value]) => value);
+    select.value = values.includes(kept) ? kept : values.includes(preferred) ? preferred : values[0] ?? "";
+  }
+  select.disabled = options.length < 2;
+  return select.value;
+}
+for (const id of ["pick-learning", "pick-updates", "pick-grads", "pick-dead", "pick-spread", "pick-batchnorm"]) {
+  document.getElementById(id).addEventListener("change", () => redraw());
+}
+
+function tensors() {
+  const names = live.meta ? live.meta.params : [];
+  const options = names.map((name) => [name, tensorLabel(name)]);
+  return { options, preferred: names.find((name) => name.endsWith(".weight")) };
+}
+
+const along = (key, name) => live.steps.map((r) => [r.step, r[key].has(name) ? r[key].get(name) : null]);
 
 // ---- pictures ---------------------------------------------------------------------------------------------
 function paintTiles(canvas, values, tiles, perRow, side, color, max) {
@@ -201,16 +340,17 @@ function drawConfusion(canvas, matrix) {
   const ctx = canvas.getContext("2d"), n = matrix.length;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   if (!n) return;
-  const cell = (canvas.width - 20) / n, max = Math.log1p(Math.max(0, extent(matrix.flat())[1]));
-  ctx.font = "10px system-ui, sans-serif";
+  const cell = (canvas.width - 22) / n, max = Math.log1p(Math.max(0, extent(matrix.flat())[1]));
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.textAlign = "center";
   matrix.forEach((row, t) => row.forEach((count, p) => {
     const [r, g, b] = heat(Math.log1p(Math.max(0, count)), max);
     ctx.fillStyle = `rgb(${r},${g},${b})`;
-    ctx.fillRect(20 + p * cell, 20 + t * cell, cell - 1, cell - 1);
-    if (t !== p && count) { ctx.fillStyle = "#fff"; ctx.fillText(String(count), 22 + p * cell, 32 + t * cell); }
+    ctx.fillRect(22 + p * cell, 22 + t * cell, cell - 1, cell - 1);
+    if (t !== p && count) { ctx.fillStyle = "#fff"; ctx.fillText(String(count), 22 + (p + 0.5) * cell, 26 + (t + 0.5) * cell); }
   }));
   ctx.fillStyle = "#6b7385";
-  for (let i = 0; i < n; i++) { ctx.fillText(String(i), 24 + i * cell, 12); ctx.fillText(String(i), 6, 34 + i * cell); }
+  for (let i = 0; i < n; i++) { ctx.fillText(String(i), 22 + (i + 0.5) * cell, 14); ctx.fillText(String(i), 9, 26 + (i + 0.5) * cell); }
 }
 
 function labelColor(label) {
@@ -238,30 +378,39 @@ function drawPca(canvas, points, labels) {
 
 const figures = (v, digits = 2) => (v === null ? "not finite" : v.toFixed(digits));
 
-function drawHistograms(activations) {
+function drawHistogram(activation) {   // the chosen layer's outputs on the probe digits, at the newest step
   const box = document.getElementById("histograms");
   box.replaceChildren();
-  activations.filter((a) => !a.layer.endsWith("Dropout")).forEach((a) => {
-    const figure = document.createElement("figure");
-    const canvas = document.createElement("canvas");
-    canvas.width = 150; canvas.height = 70;
-    const ctx = canvas.getContext("2d"), max = extent(a.counts)[1];
-    ctx.fillStyle = "#2f6fed";
-    a.counts.forEach((c, i) => { const h = max > 0 ? c / max * 60 : 0; ctx.fillRect(i * 5, 66 - h, 4, h); });
-    const caption = document.createElement("figcaption");
-    caption.textContent = `${a.layer}: mean ${figures(a.mean)}, std ${figures(a.std)}` +
-      (a.dead === null ? "" : `, dead ${figures(100 * a.dead, 1)}%`) +
-      (a.notFinite ? `; ${a.notFinite} values not finite, left out` : "");
-    figure.append(canvas, caption);
-    box.append(figure);
+  if (!activation) return;
+  const figure = document.createElement("figure");
+  const W = Math.max(200, box.clientWidth), H = 90, max = extent(activation.counts)[1];
+  const root = document.createElementNS(SVG_NS, "svg");
+  root.setAttribute("width", String(W)); root.setAttribute("height", String(H));
+  figure.append(root);
+  box.append(figure);
+  const n = activation.counts.length, barWidth = (W - 16) / Math.max(1, n);
+  activation.counts.forEach((c, i) => {
+    const h = max > 0 ? c / max * (H - 34) : 0;
+    svg("rect", { class: "bar", x: 8 + i * barWidth, y: H - 28 - h, width: Math.max(1, barWidth - 1), height: h }, root);
   });
+  const [low, high] = activation.edges;
+  if (low !== null && high !== null) {
+    svgText(root, 8, H - 6, formatNumber(low), "start");
+    svgText(root, W - 8, H - 6, formatNumber(high), "end");
+  }
+  const caption = document.createElement("figcaption");
+  caption.textContent = `${activation.layer}, newest step: mean ${figures(activation.mean)}, ` +
+    `std ${figures(activation.std)}` + (activation.dead === null ? "" : `, dead ${figures(100 * activation.dead, 1)}%`) +
+    (activation.notFinite ? `; ${activation.notFinite} values not finite, left out` : "");
+  figure.append(caption);
 }
 
 function drawBatchnorm(ranges) {
   const box = document.getElementById("bn-ranges");
   box.replaceChildren(...ranges.map(([layer, r]) => {
     const line = document.createElement("div");
-    line.textContent = `layer ${layer}: γ ∈ [${r[0].toFixed(3)}, ${r[1].toFixed(3)}], β ∈ [${r[2].toFixed(3)}, ${r[3].toFixed(3)}]`;
+    line.textContent = `${layerName(layer)}, newest step: γ ∈ [${r[0].toFixed(3)}, ${r[1].toFixed(3)}], ` +
+      `β ∈ [${r[2].toFixed(3)}, ${r[3].toFixed(3)}]`;
     return line;
   }));
   if (!ranges.length) box.textContent = "no batch norm in this network";
@@ -283,32 +432,68 @@ function drawMistakes(mistakes) {
 }
 
 // ---- the whole view -----------------------------------------------------------------------------------------
+function stepRange() {                 // one range for every chart: step 0 to the newest step of any record
+  let newest = 0;
+  for (const list of [live.ticks, live.steps, live.epochs]) {
+    for (const r of list) if (r.step !== null && r.step > newest) newest = r.step;
+  }
+  return [0, Math.max(1, newest)];
+}
+
 function redraw() {
   if (document.getElementById("training-view").hidden) return;
-  const steps = live.steps, epochs = live.epochs, ticks = live.ticks;
-  lineChart(document.getElementById("chart-loss"), [
-    { name: "batch (smoothed)", color: COLORS[0], points: ticks.map((r) => [r.step, r.loss_smooth]) },
-    { name: "train", color: COLORS[1], dots: true, points: epochs.map((r) => [r.step, r.train_loss]) },
-    { name: "evaluation", color: COLORS[2], dots: true, points: epochs.map((r) => [r.step, r.eval_loss]) },
-  ], { logY: true });
-  lineChart(document.getElementById("chart-accuracy"), [
-    { name: "batch (smoothed)", color: COLORS[0], points: ticks.map((r) => [r.step, r.accuracy_smooth]) },
-    { name: "train", color: COLORS[1], dots: true, points: epochs.map((r) => [r.step, r.train_accuracy]) },
-    { name: "evaluation", color: COLORS[2], dots: true, points: epochs.map((r) => [r.step, r.eval_accuracy]) },
-  ], { percent: true });
-  lineChart(document.getElementById("chart-lr"), [{ name: "learning rate", color: COLORS[4],
-    points: ticks.map((r) => [r.step, r.lr]) }], {});
-  lineChart(document.getElementById("chart-grads"), tensorSeries("grads"), { logY: true });
-  lineChart(document.getElementById("chart-updates"), tensorSeries("updates"), { logY: true, hline: 1e-3 });
-  const last = live.lastStep;
-  const reluLayers = last ? last.activations.filter((a) => a.dead !== null) : [];
-  lineChart(document.getElementById("chart-dead"), reluLayers.map((a, i) => ({ name: a.layer,
-    color: COLORS[i % COLORS.length], points: steps.map((r) => [r.step, r.dead.get(a.layer) ?? null]) })),
-  { percent: true });
-  if (last) {
-    drawHistograms(last.activations);
-    drawBatchnorm(last.batchnorm);
-  }
+  const epochs = live.epochs, ticks = live.ticks, last = live.lastStep;
+  live.domain = stepRange();
+  document.getElementById("step-range").textContent = `Every chart below shows the same steps: 0 to ` +
+    `${live.domain[1]}, the newest recorded. A chart is empty where its statistic has no record yet.`;
+  const learning = choices("pick-learning", [["loss", "loss"], ["accuracy", "accuracy"]], "loss");
+  const loss = learning === "loss";
+  chart(document.getElementById("chart-learning"), [
+    { name: "training batches (smoothed)", color: COLORS[0],
+      points: ticks.map((r) => [r.step, loss ? r.loss_smooth : r.accuracy_smooth]) },
+    { name: "training, per epoch", color: COLORS[1], dots: true,
+      points: epochs.map((r) => [r.step, loss ? r.train_loss : r.train_accuracy]) },
+    { name: "evaluation, per epoch", color: COLORS[2], dots: true,
+      points: epochs.map((r) => [r.step, loss ? r.eval_loss : r.eval_accuracy]) },
+  ], loss ? { logY: true, quantity: "cross-entropy loss, log scale:" } : { percent: true, quantity: "accuracy:" });
+  chart(document.getElementById("chart-lr"), [{ name: "learning rate", color: COLORS[4],
+    points: ticks.map((r) => [r.step, r.lr]) }], { include: [0] });
+  const all = tensors();
+  const updated = choices("pick-updates", all.options, all.preferred);
+  const isWeight = updated.endsWith(".weight");
+  const rule = live.ruleOfThumb;        // healthy: within a factor of ten of the rule of thumb
+  chart(document.getElementById("chart-updates"), [{ name: tensorLabel(updated), color: COLORS[0],
+    points: along("updates", updated) }], { logY: true, band: isWeight ? [rule / 10, rule * 10] : null,
+    hline: isWeight ? rule : null, quantity: "‖Δθ‖ / ‖θ‖ of one step, log scale:" });
+  const graded = choices("pick-grads", all.options, all.preferred);
+  chart(document.getElementById("chart-grads"), [{ name: tensorLabel(graded), color: COLORS[3],
+    points: along("grads", graded) }], { logY: true, quantity: "‖∂L/∂θ‖, log scale:" });
+  const layers = last ? last.activations : [];
+  const relu = layers.filter((a) => a.dead !== null).map((a) => [a.layer, a.layer]);
+  const dying = choices("pick-dead", relu, relu.length ? relu[0][0] : "");
+  chart(document.getElementById("chart-dead"), dying ? [{ name: dying, color: COLORS[1],
+    points: live.steps.map((r) => [r.step, r.activations.has(dying) ? r.activations.get(dying).dead : null]) }] : [],
+  { percent: true, include: [0, 0.1], quantity: "share of units dead on all probe digits:" });
+  const spreadOptions = layers.filter((a) => !a.layer.endsWith("Dropout")).map((a) => [a.layer, a.layer]);
+  const spread = choices("pick-spread", spreadOptions, (spreadOptions.find(([name]) => name.endsWith("BatchNorm"))
+    || spreadOptions[0] || [""])[0]);
+  const statistic = (key) => live.steps.map((r) => [r.step, r.activations.has(spread)
+    ? r.activations.get(spread)[key] : null]);
+  chart(document.getElementById("chart-spread"), spread ? [
+    { name: "standard deviation", color: COLORS[0], points: statistic("std") },
+    { name: "mean", color: COLORS[1], points: statistic("mean") }] : [],
+  { include: [0], quantity: "on the probe digits:" });
+  drawHistogram(layers.find((a) => a.layer === spread));
+  const bnOptions = (last ? last.batchnorm : []).map(([layer]) => [layer, layerName(layer)]);
+  const bn = choices("pick-batchnorm", bnOptions, bnOptions.length ? bnOptions[0][0] : "");
+  const range = (i) => live.steps.map((r) => [r.step, r.batchnorm.has(bn) ? r.batchnorm.get(bn)[i] : null]);
+  chart(document.getElementById("chart-batchnorm"), bn ? [
+    { name: "γ, smallest and largest", color: COLORS[0], points: range(0) },
+    { name: "γ, smallest and largest", color: COLORS[0], points: range(1) },
+    { name: "β, smallest and largest", color: COLORS[1], points: range(2) },
+    { name: "β, smallest and largest", color: COLORS[1], points: range(3) }] : [],
+  { include: [0, 1], quantity: "over the layer's units:" });
+  drawBatchnorm(last ? last.batchnorm : []);
   const epoch = live.lastEpoch;
   if (epoch) {
     const mosaic = document.getElementById("mosaic");
