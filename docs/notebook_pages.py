@@ -44,6 +44,7 @@ NOT_RUN = ('!!! note "Not executed in this build"\n    MNIST was not at hand (se
            "so this page shows the code without its output.")
 NOT_RUN_COMMITTED = ('!!! note "Not executed in this build"\n    MNIST was not at hand (set `GLASSNET_DATA`), '
                      "so the output below is that of the last `make pages` run, kept with the page.")
+IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]+\)")   # a Markdown image, as the committed block links its plots
 CACHE = "GLASSNET_NOTEBOOK_CACHE"   # a folder of executed notebooks, by content: one test session's build and checks
 
 # an image's file name (NAME-N.png), its alternative text and its bytes -> the Markdown that shows it
@@ -221,7 +222,8 @@ def site_markdown(markdown: str, docs: Path) -> str:
         if runnable(path):
             return render(executed(path), match["name"], inline_image) + "\n"
         if match["body"] is not None:
-            return f"{NOT_RUN_COMMITTED}\n\n{match['body'].removeprefix(NOTE.format(name=match['name'])).strip()}\n"
+            body = IMAGE.sub(r"\g<0>{ .notebook-output }", match["body"].removeprefix(NOTE.format(name=match["name"])))
+            return f"{NOT_RUN_COMMITTED}\n\n{body.strip()}\n"
         return f"{NOT_RUN}\n\n{render(nbformat.read(path, as_version=4), match['name'], inline_image)}\n"
 
     return BLOCK.sub(block, markdown)

@@ -21,7 +21,6 @@ pages = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pages)
 
 PAGES = [str(page.relative_to(DOCS)) for page in pages.pages()]
-IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def _png(width: int, height: int, text: bytes = b"") -> bytes:
@@ -48,7 +47,7 @@ def test_every_notebook_page_holds_its_block_and_every_image_it_links_exists():
             head = f"{pages.MARKER.format(name=name)}\n{pages.NOTE.format(name=name)}\n"
             assert head in text and pages.END.format(name=name) in text, \
                 f"docs/{page} holds no generated block for {name}: run `make pages`"
-        for link in IMAGE_LINK.findall(text):
+        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
             image = ((DOCS / page).parent / link).resolve()
             assert image.is_file(), f"docs/{page} links to {link}, which is missing: run `make pages`"
             linked.add(image)
@@ -101,6 +100,7 @@ def test_without_mnist_the_site_shows_the_committed_output_and_says_where_it_com
     numbers = [line for line in block.splitlines() if "accuracy" in line and "%" in line]
     assert numbers and all(line in shown for line in numbers)
     assert "<!--" not in shown.split(pages.NOT_RUN_COMMITTED)[1]       # markers and the note to editors gone
+    assert "![figure 1 of labs.ipynb](assets/pages/labs-1.png){ .notebook-output }" in shown   # styled as a fresh plot
 
 
 def _first_difference(committed: str, fresh: str) -> str:
