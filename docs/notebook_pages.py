@@ -15,6 +15,10 @@ pages`` run, and says so; ``make pages`` refuses to run.
 
 Outputs are made the same on every run: the kernel's string hashing is seeded, and the parts of an image file
 that carry no pixels (PNG text chunks, SVG metadata and matplotlib's random SVG ids) are dropped or renumbered.
+The same on every run of one machine, that is: float32 sums round differently with another processor's BLAS
+kernels or SIMD, and another matplotlib draws other bytes, so each block records the machine it was made on
+(``python docs/notebook_pages.py --machine`` prints this one's). tests/test_notebook_pages.py holds a page to
+its notebook exactly on that machine, and elsewhere up to what rounding can move.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import base64
 import hashlib
 import html
 import os
+import platform
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -37,6 +43,8 @@ MARKER = "<!-- glassnet-notebook: {name} -->"
 END = "<!-- end of generated notebook: {name} -->"
 NOTE = ("<!-- generated from {name} by `make pages` (python docs/notebook_pages.py): do not edit by hand; "
         "edit the notebook and run `make pages` again -->")
+MADE_ON = "<!-- made on: {machine} -->"   # the line after NOTE: where the block's numbers and plots were computed
+MADE_ON_LINE = re.compile(r"^<!-- made on: (?P<machine>.*) -->$", re.M)
 # a marker, then the generated block up to its end marker when the page has one (a new page holds the marker only)
 BLOCK = re.compile(r"<!-- glassnet-notebook: (?P<name>[\w.-]+\.ipynb) -->\n?"
                    r"(?:(?P<body>.*?)<!-- end of generated notebook: (?P=name) -->\n?)?", re.S)
@@ -45,6 +53,7 @@ NOT_RUN = ('!!! note "Not executed in this build"\n    MNIST was not at hand (se
 NOT_RUN_COMMITTED = ('!!! note "Not executed in this build"\n    MNIST was not at hand (set `GLASSNET_DATA`), '
                      "so the output below is that of the last `make pages` run, kept with the page.")
 IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]+\)")   # a Markdown image, as the committed block links its plots
+HEAD = re.compile(r"\A(?:\s*<!--.*?-->)*\s*")   # the comments a committed block starts with: NOTE and MADE_ON
 CACHE = "GLASSNET_NOTEBOOK_CACHE"   # a folder of executed notebooks, by content: one test session's build and checks
 
 # an image's file name (NAME-N.png), its alternative text and its bytes -> the Markdown that shows it
@@ -222,8 +231,8 @@ def site_markdown(markdown: str, docs: Path) -> str:
         if runnable(path):
             return render(executed(path), match["name"], inline_image) + "\n"
         if match["body"] is not None:
-            body = IMAGE.sub(r"\g<0>{ .notebook-output }", match["body"].removeprefix(NOTE.format(name=match["name"])))
-            return f"{NOT_RUN_COMMITTED}\n\n{body.strip()}\n"
+            body = IMAGE.sub(r"\g<0>{ .notebook-output }", HEAD.sub("", match["body"]))
+            return f"{NOT_RUN_COMMITTED}\n\n{body.rstrip()}\n"
         return f"{NOT_RUN}\n\n{render(nbformat.read(path, as_version=4), match['name'], inline_image)}\n"
 
     return BLOCK.sub(block, markdown)
@@ -241,12 +250,44 @@ def generated(page: Path, docs: Path = DOCS) -> tuple[str, dict[str, bytes]]:
         images[file] = data
         return f"![{alt}]({Path(os.path.relpath(ASSETS / file, page.parent)).as_posix()})"
 
+    made_on = MADE_ON.format(machine=machine())
+
     def block(match: re.Match[str]) -> str:
         name = match["name"]
         body = render(executed(docs / name), name, link)
-        return f"{MARKER.format(name=name)}\n{NOTE.format(name=name)}\n\n{body}\n\n{END.format(name=name)}\n"
+        return f"{MARKER.format(name=name)}\n{NOTE.format(name=name)}\n{made_on}\n\n{body}\n\n{END.format(name=name)}\n"
 
     return BLOCK.sub(block, page.read_text()), images
+
+
+def machine() -> str:
+    """This machine as its floats see it, in one line: the processor; NumPy, with the widest SIMD it dispatches
+    to; its BLAS, with the kernels OpenBLAS chose for this processor and its threads; matplotlib, which draws
+    the plots. Read by a fresh interpreter, as a notebook's kernel starts, where NumPy's is the only BLAS loaded
+    (a test session may hold PyTorch's or SciPy's too)."""
+    probe = subprocess.run([sys.executable, __file__, "--machine"], capture_output=True, text=True, check=True)
+    return probe.stdout.strip()
+
+
+def _this_machine() -> str:
+    from importlib.metadata import version
+
+    import numpy
+
+    cpuinfo = Path("/proc/cpuinfo")
+    models = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else []
+    simd = numpy.show_config(mode="dicts")["SIMD Extensions"]
+    try:
+        from threadpoolctl import threadpool_info  # the dev extra; it asks OpenBLAS (openblas_get_corename)
+    except ImportError:   # without it: the BLAS NumPy was built with, its kernels unknown
+        built = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = [f"{built['name']} {built['version']}, kernels unknown"]
+    else:
+        blas = [f"{pool['internal_api']} {pool['version']}, {pool.get('architecture') or 'unknown'} kernels, "
+                f"{pool['num_threads']} threads" for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return "; ".join([models[0].strip() if models else platform.processor() or platform.machine(),
+                      f"NumPy {numpy.__version__}, {(simd['found'] or simd['baseline'])[-1]}", *blas,
+                      f"matplotlib {version('matplotlib')}"])
 
 
 def pages(docs: Path = DOCS) -> list[Path]:
@@ -279,4 +320,7 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--machine"]:
+        print(_this_machine())
+    else:
+        main(sys.argv[1:])
