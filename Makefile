@@ -10,7 +10,7 @@ RUN ?= runs/reference
 # Use the MNIST copy beside the checkout when there is one (../shared/data/mnist); else download.
 export GLASSNET_DATA ?= $(wildcard $(abspath ../shared/data/mnist))
 
-.PHONY: train test quick install clean
+.PHONY: train test quick pages install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: $(BIN)/.installed
 
 quick: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not slow"
+
+pages: $(BIN)/.installed
+	$(BIN)/python docs/notebook_pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis

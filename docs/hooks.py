@@ -12,22 +12,21 @@ Figures: ``{fig:NAME/KEY:FORMAT}`` in a page is replaced by the value at KEY (do
 docs/figures/NAME.json, formatted; those files are written by docs/figures/make_figures.py from real
 runs, so no figure about the model's behaviour is typed by hand. A missing key fails the build.
 
-Notebooks: a page holding ``<!-- glassnet-notebook: NAME.ipynb -->`` gets that notebook, executed
-at build time (nbclient), with its printed output, tables and plots inline. A notebook that reads
-MNIST (all but those whose metadata says ``"glassnet": {"needs_mnist": false}``) runs only when
-``GLASSNET_DATA`` names the data; without it the cells are shown with a note that they were not run.
+Notebooks: a page holding ``<!-- glassnet-notebook: NAME.ipynb -->`` gets that notebook, executed at build
+time (nbclient), with its printed output, tables and plots inline, in place of the block that ``make pages``
+wrote into the page for the repository view. docs/notebook_pages.py does both, with one rendering; it says
+what a build without ``GLASSNET_DATA`` shows.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+import notebook_pages  # beside this file: MkDocs puts a hook's folder on the path while loading it
 from latex2mathml.converter import convert
 
 _INLINE = re.compile(r'<span class="arithmatex">\\\((.+?)\\\)</span>', re.S)
@@ -35,7 +34,6 @@ _BLOCK = re.compile(r'<div class="arithmatex">\\\[(.+?)\\\]</div>', re.S)
 _TEX_INLINE = re.compile(r"\\\((.+?)\\\)", re.S)
 _NAV = re.compile(r"<nav\b.*?</nav>", re.S)
 _CLI_MARKER = "<!-- glassnet-cli-help -->"
-_NOTEBOOK_MARKER = re.compile(r"<!-- glassnet-notebook: ([\w.-]+\.ipynb) -->")
 _FIGURE = re.compile(r"\{fig:([\w-]+)/([\w.]+)(?::([^}]*))?\}")
 
 # Unicode's mathematical alphanumeric symbols: (first capital, first small, first digit) and the letters
@@ -85,7 +83,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, **kwargs: Any) -> st
         markdown = markdown.replace(_CLI_MARKER, _cli_help())
     docs = Path(config["docs_dir"])
     markdown = _FIGURE.sub(lambda m: _figure(docs, m[1], m[2], m[3] or ""), markdown)
-    return _NOTEBOOK_MARKER.sub(lambda m: _notebook(docs / m[1]), markdown)
+    return notebook_pages.site_markdown(markdown, docs)
 
 
 def _figure(docs: Path, name: str, key: str, spec: str) -> str:
@@ -111,50 +109,3 @@ def _cli_help() -> str:
 
     add(parser, "glassnet", "##")
     return "\n\n".join(sections)
-
-
-def _notebook(path: Path) -> str:
-    """The notebook as Markdown: its text cells, its code, and (executed here when MNIST is at hand) its output."""
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
-    needs_mnist = notebook.metadata.get("glassnet", {}).get("needs_mnist", True)
-    executed = not needs_mnist or bool(os.environ.get("GLASSNET_DATA"))
-    if executed:
-        from nbclient import NotebookClient
-
-        backend = os.environ.get("MPLBACKEND")
-        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"   # plots as outputs, as in Jupyter
-        try:
-            NotebookClient(notebook, timeout=300, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-        finally:
-            if backend is None:
-                del os.environ["MPLBACKEND"]
-            else:
-                os.environ["MPLBACKEND"] = backend
-    parts = [] if executed else ['!!! note "Not executed in this build"\n    MNIST was not at hand '
-                                 "(set `GLASSNET_DATA`), so this page shows the code without its output.\n"]
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            parts.append(cell.source)
-        elif cell.cell_type == "code":
-            parts.append(f"```python\n{cell.source}\n```")
-            parts.extend(_output(output) for output in cell.get("outputs", []))
-    return "\n\n".join(part for part in parts if part)
-
-
-def _output(output: Any) -> str:
-    if output.output_type == "stream":
-        return f'```text\n{output.text.rstrip()}\n```'
-    if output.output_type == "error":
-        return f'```text\n{output.ename}: {output.evalue}\n```'
-    data = output.get("data", {})
-    if "image/png" in data:
-        png = data["image/png"] if isinstance(data["image/png"], str) else base64.b64encode(data["image/png"]).decode()
-        return f'<img class="notebook-output" alt="notebook output" src="data:image/png;base64,{png.strip()}">'
-    if "text/markdown" in data:
-        return str(data["text/markdown"])
-    if "text/plain" in data:
-        return f'```text\n{data["text/plain"].rstrip()}\n```'
-    return ""

@@ -27,12 +27,20 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
+def notebook_cache(tmp_path_factory) -> Path:
+    """The docs' notebooks as executed once in this session, by content (docs/notebook_pages.py): the site's
+    build and the check of the committed pages share one run of each."""
+    return tmp_path_factory.mktemp("notebooks")
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, notebook_cache) -> Path:
     """The docs site, built once with ``mkdocs build --strict`` (its notebooks executed when MNIST is at hand)."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("latex2mathml")
     site = tmp_path_factory.mktemp("docs") / "site"
-    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"MPLBACKEND": "Agg"}
+    env = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA"} | {"MPLBACKEND": "Agg",
+                                                                        "GLASSNET_NOTEBOOK_CACHE": str(notebook_cache)}
     if REAL_DATA:
         env["GLASSNET_DATA"] = REAL_DATA
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
