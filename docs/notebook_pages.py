@@ -5,7 +5,8 @@ for some pages only, as paths from the repository root), this executes every not
 the result into the page, after its marker and up to ``<!-- end of generated notebook: NAME.ipynb -->``: the
 Markdown cells as they are (GitHub and the site both draw their $…$ math), the code in ``python`` fences,
 printed output in ``text`` fences, tables as Markdown, and plots as files in docs/assets/pages/ (NAME-1.png,
-NAME-2.png, … in the order the notebook draws them), so that the page opened in the repository shows the text,
+NAME-2.png, … in the order the notebook draws them, also those a Markdown output holds, such as a lab's folded
+answer; each shown by an ``<img>`` element, which GitHub and the site both draw, inside a fold too), so that the page opened in the repository shows the text,
 the numbers and the figures. The site build (docs/hooks.py) renders the same way from a fresh execution and
 puts that in place of the block, with the plots inlined, so the site never shows stale numbers.
 
@@ -52,12 +53,14 @@ NOT_RUN = ('!!! note "Not executed in this build"\n    MNIST was not at hand (se
            "so this page shows the code without its output.")
 NOT_RUN_COMMITTED = ('!!! note "Not executed in this build"\n    MNIST was not at hand (set `GLASSNET_DATA`), '
                      "so the output below is that of the last `make pages` run, kept with the page.")
-IMAGE = re.compile(r"!\[[^\]]*\]\([^)\s]+\)")   # a Markdown image, as the committed block links its plots
+# a plot a Markdown output holds in itself (a lab's answer, folded in <details>): taken out to a file like the rest
+EMBEDDED = re.compile(r'<img class="notebook-output" alt="(?P<alt>[^"]*)" src="data:image/png;base64,(?P<png>[^"]+)">')
+LINKED = re.compile(r'(<img class="notebook-output" alt="[^"]*" src=")(?!data:)')   # a committed block's plot
 HEAD = re.compile(r"\A(?:\s*<!--.*?-->)*\s*")   # the comments a committed block starts with: NOTE and MADE_ON
 CACHE = "GLASSNET_NOTEBOOK_CACHE"   # a folder of executed notebooks, by content: one test session's build and checks
 
-# an image's file name (NAME-N.png), its alternative text and its bytes -> the Markdown that shows it
-ImageLink = Callable[[str, str, bytes], str]
+# an image's file name (NAME-N.png) and its bytes -> the address the page shows it from
+ImageLink = Callable[[str, bytes], str]
 
 
 def needs_mnist(path: Path) -> bool:
@@ -94,6 +97,13 @@ def executed(path: Path) -> Any:
 def render(notebook: Any, name: str, image: ImageLink) -> str:
     """The notebook as Markdown: its text cells as they are, its code, and the outputs it holds."""
     parts, count = [], 0
+
+    def shown(data: bytes, kind: str, alt: str = "") -> str:
+        nonlocal count
+        count += 1
+        source = image(f"{Path(name).stem}-{count}.{kind}", data)
+        return f'<img class="notebook-output" alt="{alt or html.escape(f"figure {count} of {name}")}" src="{source}">'
+
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             parts.append(cell.source.strip())
@@ -102,12 +112,11 @@ def render(notebook: Any, name: str, image: ImageLink) -> str:
             for output in _joined_streams(cell.get("outputs", [])):
                 data = output.get("data", {})
                 kind = "png" if "image/png" in data else "svg" if "image/svg+xml" in data else None
-                if kind is None:
-                    parts.append(_text_output(output))
-                    continue
-                count += 1
-                parts.append(image(f"{Path(name).stem}-{count}.{kind}", f"figure {count} of {name}",
-                                   _image_bytes(data, kind)))
+                if kind is not None:
+                    parts.append(shown(_image_bytes(data, kind), kind))
+                else:
+                    parts.append(EMBEDDED.sub(lambda m: shown(_clean_png(base64.b64decode(m["png"])), "png", m["alt"]),
+                                              _text_output(output)))
     return "\n\n".join(part for part in parts if part)
 
 
@@ -214,11 +223,10 @@ def _markdown_table(source: str) -> str | None:
     return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
 
 
-def inline_image(file: str, alt: str, data: bytes) -> str:
+def inline_image(file: str, data: bytes) -> str:
     """The site's image: the bytes in the page itself, as the site has always shown notebook plots."""
     mime = "image/png" if file.endswith(".png") else "image/svg+xml"
-    return (f'<img class="notebook-output" alt="{html.escape(alt)}" '
-            f'src="data:{mime};base64,{base64.b64encode(data).decode()}">')
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def site_markdown(markdown: str, docs: Path) -> str:
@@ -231,7 +239,8 @@ def site_markdown(markdown: str, docs: Path) -> str:
         if runnable(path):
             return render(executed(path), match["name"], inline_image) + "\n"
         if match["body"] is not None:
-            body = IMAGE.sub(r"\g<0>{ .notebook-output }", HEAD.sub("", match["body"]))
+            # a page's address is one folder below its file (labs.md is shown as labs/): so are its plots' links
+            body = LINKED.sub(r"\g<1>../", HEAD.sub("", match["body"]))
             return f"{NOT_RUN_COMMITTED}\n\n{body.rstrip()}\n"
         return f"{NOT_RUN}\n\n{render(nbformat.read(path, as_version=4), match['name'], inline_image)}\n"
 
@@ -246,9 +255,9 @@ def generated(page: Path, docs: Path = DOCS) -> tuple[str, dict[str, bytes]]:
     """The page with every notebook block made afresh, and the image files the blocks link to (by name)."""
     images: dict[str, bytes] = {}
 
-    def link(file: str, alt: str, data: bytes) -> str:
+    def link(file: str, data: bytes) -> str:
         images[file] = data
-        return f"![{alt}]({Path(os.path.relpath(ASSETS / file, page.parent)).as_posix()})"
+        return Path(os.path.relpath(ASSETS / file, page.parent)).as_posix()
 
     made_on = MADE_ON.format(machine=machine())
 

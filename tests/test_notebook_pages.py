@@ -68,7 +68,7 @@ def test_every_notebook_page_holds_its_block_and_every_image_it_links_exists():
             head = f"{pages.MARKER.format(name=name)}\n{pages.NOTE.format(name=name)}\n<!-- made on: "
             assert head in text and pages.END.format(name=name) in text, \
                 f"docs/{page} holds no generated block for {name}: run `make pages`"
-        for link in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text):
+        for link in re.findall(r'<img class="notebook-output" alt="[^"]*" src="([^"]+)">', text):
             image = ((DOCS / page).parent / link).resolve()
             assert image.is_file(), f"docs/{page} links to {link}, which is missing: run `make pages`"
             linked.add(image)
@@ -82,6 +82,7 @@ def test_a_notebook_renders_as_markdown_that_reads_on_github_and_in_mkdocs():
            "</svg>")
     table = ("<style scoped>th {}</style><table><thead><tr><th></th><th>lr</th></tr></thead>"
              "<tbody><tr><th>0</th><td>0.001</td></tr><tr><th>1</th><td>a | b</td></tr></tbody></table>")
+    folded = base64.b64encode(_png(4, 4, b"Software\0mpl")).decode()
     out = nbformat.v4
     notebook = out.new_notebook(cells=[
         out.new_markdown_cell("Take $u = a\\,b$; then\n\n$$f = v^2$$"),
@@ -91,12 +92,15 @@ def test_a_notebook_renders_as_markdown_that_reads_on_github_and_in_mkdocs():
             out.new_output("display_data", data={"image/png": base64.b64encode(_png(3, 2, b"Software\0mpl")).decode()}),
             out.new_output("display_data", data={"image/svg+xml": svg}),
             out.new_output("execute_result", data={"text/html": table, "text/plain": "frame"}, execution_count=1)]),
+        out.new_code_cell("reveal()", outputs=[out.new_output("display_data", data={"text/markdown": (
+            '<details><summary>answer</summary>\n<img class="notebook-output" alt="the lab&#x27;s plot" '
+            f'src="data:image/png;base64,{folded}">\n</details>')})]),
     ])
     images = {}
 
-    def keep(file, alt, data):
+    def keep(file, data):
         images[file] = data
-        return f"![{alt}](assets/pages/{file})"
+        return f"assets/pages/{file}"
 
     markdown = pages.render(notebook, "lab.ipynb", keep)
     assert markdown.split("\n\n") == [
@@ -104,10 +108,15 @@ def test_a_notebook_renders_as_markdown_that_reads_on_github_and_in_mkdocs():
         "````python\nprint('```')\n````",                                 # a fence the code cannot close
         "```text\nepoch 1\nepoch 2\n```",                                 # one stream, however it was flushed
         "```python\nplot()\n```",
-        "![figure 1 of lab.ipynb](assets/pages/lab-1.png)", "![figure 2 of lab.ipynb](assets/pages/lab-2.svg)",
+        '<img class="notebook-output" alt="figure 1 of lab.ipynb" src="assets/pages/lab-1.png">',
+        '<img class="notebook-output" alt="figure 2 of lab.ipynb" src="assets/pages/lab-2.svg">',
         "|  | lr |\n|---|---|\n| 0 | 0.001 |\n| 1 | a \\| b |",
+        "```python\nreveal()\n```",
+        '<details><summary>answer</summary>\n<img class="notebook-output" alt="the lab&#x27;s plot" '
+        'src="assets/pages/lab-3.png">\n</details>',                        # a plot folded in a Markdown output
     ]
     assert images["lab-1.png"] == _png(3, 2)                             # the version string gone, pixels kept
+    assert images["lab-3.png"] == _png(4, 4)
     assert images["lab-2.svg"].decode() == ('<svg><defs><path id="g1" d=""/><clipPath id="g2"><rect/></clipPath>'
                                             '</defs><use xlink:href="#g1" clip-path="url(#g2)"/></svg>')
 
@@ -121,7 +130,8 @@ def test_without_mnist_the_site_shows_the_committed_output_and_says_where_it_com
     numbers = [line for line in block.splitlines() if "accuracy" in line and "%" in line]
     assert numbers and all(line in shown for line in numbers)
     assert "<!--" not in shown.split(pages.NOT_RUN_COMMITTED)[1]       # markers and the note to editors gone
-    assert "![figure 1 of labs.ipynb](assets/pages/labs-1.png){ .notebook-output }" in shown   # styled as a fresh plot
+    # styled as a fresh plot, and linked from the page's address (labs/), one folder below its file
+    assert '<img class="notebook-output" alt="figure 1 of labs.ipynb" src="../assets/pages/labs-1.png">' in shown
 
 
 def _first_difference(committed: str, fresh: str, *, exact: bool) -> str | None:
