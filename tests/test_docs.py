@@ -55,6 +55,50 @@ def _shows_its_output(page: str, name: str, images: int) -> None:
         assert "last <code>make pages</code> run" in page and page.count(f'"../assets/pages/{name}-') >= images
 
 
+START_HERE = ["gradient-descent.md", "onramp.md", "backprop-stepper.md", "one-idea-at-a-time.md"]
+
+
+def test_start_here_is_the_first_section_in_reading_order_and_its_notebooks_are_stored_without_outputs():
+    yaml = pytest.importorskip("yaml")
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    assert list(nav[0]) == ["Start here"]
+    assert [page for entry in nav[0]["Start here"] for page in entry.values()] == START_HERE
+    for path in DOCS.glob("*.ipynb"):        # the outputs live in the pages (make pages), not in the notebooks
+        cells = json.loads(path.read_text())["cells"]
+        assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in cells), path.name
+
+
+def _accuracy(pattern: str, page: str) -> float:
+    found = re.search(pattern + r" (\d+\.\d\d)%", page)
+    assert found, f"not printed: {pattern}"
+    return float(found[1])
+
+
+@pytest.mark.slow
+def test_the_gradient_descent_page_is_computed_at_build_time(site):
+    if not REAL_DATA:
+        pytest.skip("GLASSNET_DATA is not set; the build shows the notebook without running it")
+    page = (site / "gradient-descent" / "index.html").read_text()
+    assert "<td>0.6000</td>" in page and "<td>+0.6000</td>" in page          # the first step by hand, from code
+    assert "largest difference: " in page and "least squares (lstsq)" in page  # the line, against lstsq
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "gradient descent" in text.lower() and "SGD" in text
+    assert page.count('class="notebook-output"') >= 4                          # the plots, inline
+    assert 88 < _accuracy("test accuracy of softmax regression after 5 epochs of SGD:", text) < 95
+
+
+@pytest.mark.slow
+def test_the_ladder_is_computed_at_build_time_and_its_first_row_is_the_first_pages_model(site):
+    if not REAL_DATA:
+        pytest.skip("GLASSNET_DATA is not set; the build shows the notebook without running it")
+    text = re.sub(r"<[^>]+>", "", (site / "one-idea-at-a-time" / "index.html").read_text())
+    first_page = re.sub(r"<[^>]+>", "", (site / "gradient-descent" / "index.html").read_text())
+    rows = [_accuracy(f"row {i}, [^:]+: test accuracy", text) for i in range(1, 9)]
+    assert rows[0] == _accuracy("test accuracy of softmax regression after 5 epochs of SGD:", first_page)
+    assert rows[-1] > rows[0] + 3                                              # the reference recipe beats row 1
+    assert "steps to reach a thousandth of the start" in text and "Adam's RMS step" in text   # both problems, shown
+
+
 @pytest.mark.slow
 def test_the_labs_and_training_health_pages_show_their_output(site):
     labs = (site / "labs" / "index.html").read_text()
