@@ -131,7 +131,8 @@ def test_without_mnist_the_site_shows_the_committed_output_and_says_where_it_com
     assert numbers and all(line in shown for line in numbers)
     assert "<!--" not in shown.split(pages.NOT_RUN_COMMITTED)[1]       # markers and the note to editors gone
     # styled as a fresh plot, and linked from the page's address (labs/), one folder below its file
-    assert '<img class="notebook-output" alt="figure 1 of labs.ipynb" src="../assets/pages/labs-1.png">' in shown
+    assert ('<img class="notebook-output" alt="Forgetting eval(): the measurement plotted" '
+            'src="../assets/pages/labs-1.png">') in shown
 
 
 def _first_difference(committed: str, fresh: str, *, exact: bool) -> str | None:
