@@ -36,7 +36,7 @@ from glassnet.web.connections import BoundedServer
 from glassnet.web.handler import JsonHandler
 from glassnet.web.live import LiveRun
 
-STATIC_FILES = ("index.html", "app.js", "live.js", "style.css")
+STATIC_FILES = ("index.html", "app.js", "charts.js", "live.js", "style.css")
 API_ROUTES = {"/api/predict": "POST", "/api/sample": "GET", "/api/live/state": "GET", "/api/live/record": "GET",
               "/api/live/control": "POST"}
 NOT_ADDRESSED = "this server answers only requests addressed to 127.0.0.1, localhost or the address it was started on"
