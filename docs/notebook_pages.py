@@ -7,8 +7,9 @@ Markdown cells as they are (GitHub and the site both draw their $…$ math), the
 printed output in ``text`` fences, tables as Markdown, and plots as files in docs/assets/pages/ (NAME-1.png,
 NAME-2.png, … in the order the notebook draws them, also those a Markdown output holds, such as a lab's folded
 answer; each shown by an ``<img>`` element, which GitHub and the site both draw, inside a fold too), so that
-the page opened in the repository shows the text, the numbers and the figures. The site build (docs/hooks.py) renders the same way from a fresh execution and
-puts that in place of the block, with the plots inlined, so the site never shows stale numbers.
+the page opened in the repository shows the text, the numbers and the figures. The site build (docs/hooks.py)
+renders the same way from a fresh execution and puts that in place of the block, with the plots inlined, so the
+site never shows stale numbers.
 
 A notebook that reads MNIST (all but those whose metadata says ``"glassnet": {"needs_mnist": false}``) runs only
 when ``GLASSNET_DATA`` names the data. Without it the site shows the committed block, from the last ``make
