@@ -33,6 +33,8 @@ from glassnet.version import __version__
 
 _FLAG_HELP = {
     "hidden": "hidden widths, comma-separated (e.g. 256,128)",
+    "threads": "BLAS threads for training: N, or auto (the default: the fastest of a short measurement at the "
+               "start); recorded in the run, and a resumed run keeps it",
 }
 
 
@@ -42,6 +44,18 @@ def _parse_widths(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,128, got {text!r}") from None
+
+
+def _parse_threads(text: str) -> int:
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a number of threads ≥ 1, got {text!r}")
+    return count
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +70,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind == tuple[int, ...]:
             group.add_argument(flag, type=_parse_widths, default=None, metavar="W,W", help=help_text)
+        elif field.name == "threads":
+            group.add_argument(flag, type=_parse_threads, default=None, metavar="N|auto", help=help_text)
         else:
             group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
 

@@ -22,6 +22,7 @@ from glassnet.checkpoint import resume_file
 from glassnet.config import TrainConfig
 from glassnet.data.batches import batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, ConfigError
+from glassnet.nn.blas import pinned
 from glassnet.nn.fused import FusedMLP
 from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential
@@ -34,6 +35,7 @@ from glassnet.train.divergence import DivergenceGuard
 from glassnet.train.early_stopping import EarlyStopping
 from glassnet.train.plateau import ReduceLROnPlateau
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
+from glassnet.train.threads import check, choose
 
 
 @dataclass
@@ -117,12 +119,26 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
     note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
     fused = FusedMLP(run.model) if config.engine == "fast" and not note else None
+    if not run.threads:                        # a new run; a resumed one computes on the count it recorded
+        if config.threads:
+            check(config.threads)
+            run.threads = {"count": config.threads, "source": "asked for"}
+        else:
+            run.threads = choose(run.model, run.optimizer, data, config.batch_size, fused=fused is not None)
+    with pinned(run.threads["count"]):
+        return _run(run, data, folder, callbacks, fused, note)
+
+
+def _run(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Sequence[Callback],
+         fused: FusedMLP | None, note: str) -> FitResult:
+    """The epochs of a ready run, its callbacks told of its start and its end."""
+    config = run.config
     before, after = _policies(run, folder)
     every = [*before, *callbacks, *after]
     result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note)
     for callback in every:
         callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
-                                          "engine_note": note})
+                                          "engine_note": note, "threads": run.threads})
     try:
         _epochs(run, data, fused, every, after, state_file(folder, config) if folder is not None else None)
         result.stop_reason = run.stopped or "completed all epochs"
