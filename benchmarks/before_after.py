@@ -54,7 +54,8 @@ def main() -> None:
             for side, root in (("before", before), ("after", ROOT)):
                 out = Path(temporary) / f"{side}-{round_}.json"
                 command = [sys.executable, str(root / "benchmarks" / "bench_train.py"), "--batch-sizes", "128",
-                           "--epochs", "3", "--json", str(out)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+                           "--epochs", "3", "--json", str(out)]
+                command += ["--data-dir", args.data_dir] if args.data_dir else []
                 subprocess.run(command, check=True, env=os.environ | {"PYTHONPATH": str(root / "src")},
                                stdout=subprocess.DEVNULL)
                 runs[side].append(json.loads(out.read_text()))

@@ -1,6 +1,7 @@
 """Threads: the BLAS's count read and set, inference in blocks over a pool (bit for bit the sequential
 result), and training's count chosen, recorded and kept on resume."""
 
+import json
 import sys
 
 import numpy as np
@@ -171,3 +172,9 @@ def test_train_says_and_records_its_count(tmp_path, capsys):
     assert "computing on " in capsys.readouterr().out
     recorded = read_checkpoint(out / "model.npz")[0]["threads"]
     assert 1 <= recorded["count"] <= blas.available_cores()
+    assert json.loads((out / "metrics.json").read_text())["threads"] == recorded
+    assert f"Computed on {recorded['count']} BLAS thread(s)" in (out / "report.md").read_text()
+    assert main(["info", str(out)]) == 0
+    assert f"trained on {recorded['count']} BLAS thread(s)" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["threads"] == recorded

@@ -144,7 +144,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
     metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started) \
-        | {"model": {"epoch": result.epoch, "selected": selected}}
+        | {"model": {"epoch": result.epoch, "selected": selected}, "threads": result.threads}
     update_metadata(run_dir / CHECKPOINT_NAME, {"metrics": metrics})
     run_files.write_history(run_dir, result.history)
     run_files.write_metrics(run_dir, metrics)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,8 @@ class FitResult:
     or stopped early by its own rule), not when a callback or Ctrl-C interrupted it. ``epoch`` is the
     epoch whose weights ``model`` holds: with early stopping the best, else the last finished (the model
     of a run interrupted mid-epoch is partway into the next). ``engine`` is the path that computed the
-    steps; ``engine_note`` says why the fast path was refused, if it was."""
+    steps; ``engine_note`` says why the fast path was refused, if it was; ``threads`` the BLAS threads it
+    computed on and how they were chosen (``train/threads.py``)."""
 
     model: Sequential
     history: list[EpochStats]
@@ -54,6 +56,7 @@ class FitResult:
     finished: bool = True
     engine: str = "fast"
     engine_note: str = ""
+    threads: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = None,
@@ -135,7 +138,8 @@ def _run(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
     config = run.config
     before, after = _policies(run, folder)
     every = [*before, *callbacks, *after]
-    result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note)
+    result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note,
+                       threads=run.threads)
     for callback in every:
         callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
                                           "engine_note": note, "threads": run.threads})
