@@ -20,15 +20,18 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = {"training epoch, glassnet (s)": ("training", 0, "glassnet_s"),
-           "training epoch, layer by layer (s)": ("training", 0, "layers_s"),
-           "training epoch, PyTorch (s)": ("training", 0, "torch_s"),
-           "one image, layers (µs)": ("inference", None, "glassnet_one_image_us"),
-           "one image, folded (µs)": ("inference", None, "folded_one_image_us"),
-           "batch 128, layers (s per 1M images)": ("inference", None, "glassnet_batch128_per_s"),
-           "batch 128, folded (s per 1M images)": ("inference", None, "folded_batch128_per_s"),
-           "10,000 test images, layers (s)": ("inference", None, "glassnet_test_set_s"),
-           "10,000 test images, folded (s)": ("inference", None, "folded_test_set_s")}
+FIGURES = {  # key: (label, where in bench_train's JSON)
+    "train_glassnet_s": ("training epoch, glassnet (s)", ("training", 0, "glassnet_s")),
+    "train_layers_s": ("training epoch, layer by layer (s)", ("training", 0, "layers_s")),
+    "train_torch_s": ("training epoch, PyTorch (s)", ("training", 0, "torch_s")),
+    "one_image_layers_us": ("one image, layers (µs)", ("inference", None, "glassnet_one_image_us")),
+    "one_image_folded_us": ("one image, folded (µs)", ("inference", None, "folded_one_image_us")),
+    "batch128_layers_s_per_million": ("batch 128, layers (s per 1M images)",
+                                      ("inference", None, "glassnet_batch128_per_s")),
+    "batch128_folded_s_per_million": ("batch 128, folded (s per 1M images)",
+                                      ("inference", None, "folded_batch128_per_s")),
+    "test_set_layers_s": ("10,000 test images, layers (s)", ("inference", None, "glassnet_test_set_s")),
+    "test_set_folded_s": ("10,000 test images, folded (s)", ("inference", None, "folded_test_set_s"))}
 
 
 def figure(result: dict, where: tuple) -> float:  # type: ignore[type-arg]
@@ -62,10 +65,10 @@ def main() -> None:
                 print(f"round {round_ + 1}: {side} done", flush=True)
     table = {}
     print(f"\n{'':<40}{'before':>12}{'after':>12}{'after/before':>14}")
-    for label, where in FIGURES.items():
+    for key, (label, where) in FIGURES.items():
         old = statistics.median(figure(r, where) for r in runs["before"])
         new = statistics.median(figure(r, where) for r in runs["after"])
-        table[label] = {"before": old, "after": new, "ratio": new / old}
+        table[key] = {"label": label, "before": old, "after": new, "ratio": new / old}
         print(f"{label:<40}{old:>12.4g}{new:>12.4g}{new / old:>14.2f}")
     if args.json:
         args.json.write_text(json.dumps({"ref": args.ref, "rounds": args.rounds, "figures": table,

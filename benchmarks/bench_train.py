@@ -289,6 +289,16 @@ def curve(counts: list[int], x: np.ndarray, y: np.ndarray, x_test: np.ndarray, e
                     infer_s.setdefault(f"{name}_{n}", []).append(median_seconds(lambda f=fn, k=n: f(k), 10))
     on(blas.starting_threads())
     rows = []
+    bits = {}                                  # does the count change a product's bits? a training step's first
+    for dtype in (np.float32, np.float64):
+        a, b = x[:batch_size].astype(dtype), np.random.default_rng(0).standard_normal((784, 256)).astype(dtype)
+        products = []
+        for n in counts:
+            library.set_threads(n)
+            products.append(a @ b)
+        bits[f"{np.dtype(dtype).name}_first_layer_product_same_bits"] = all(
+            np.array_equal(p, products[0]) for p in products)
+    library.set_threads(blas.starting_threads())
     for n in counts:
         row: dict[str, object] = {"threads": n}
         row |= {f"{name}_epoch_s": statistics.median(epochs_s[f"{name}_{n}"]) for name in trainers}
@@ -296,7 +306,7 @@ def curve(counts: list[int], x: np.ndarray, y: np.ndarray, x_test: np.ndarray, e
         rows.append(row)
     best = min(rows, key=lambda r: r["glassnet_epoch_s"])  # type: ignore[arg-type,return-value]
     chosen = next((r for r in rows if r["threads"] == auto["count"]), None)
-    summary: dict[str, object] = {"auto": auto, "best_threads": best["threads"],
+    summary: dict[str, object] = {"auto": auto, "bits": bits, "best_threads": best["threads"],
                                   "best_epoch_s": best["glassnet_epoch_s"]}
     if chosen is not None:
         summary |= {"auto_epoch_s": chosen["glassnet_epoch_s"],
@@ -318,6 +328,7 @@ def print_curve(result: dict[str, object]) -> None:
     auto = result["auto"]
     print(f"training chooses {auto['count']} thread(s) by itself ({auto['source']}: "  # type: ignore[index]
           f"{auto.get('seconds_per_step', {})}); the fastest epoch above is on {result['best_threads']}")  # type: ignore[union-attr]
+    print(f"the same first-layer product on each count, bit for bit: {result['bits']}")
 
 
 def peak_rss_child(which: str, data_dir: str | None, epochs: int = 2) -> None:
