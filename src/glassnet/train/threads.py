@@ -62,7 +62,7 @@ def choose(model: Sequential, optimizer: Any, data: TrainData, batch_size: int, 
         return {"count": blas.threads(), "source": "the BLAS's own (it cannot be set here)"}
     counts = candidates(min(blas.starting_threads(), blas.available_cores()))
     if len(counts) == 1:
-        return {"count": 1, "source": "one core"}
+        return {"count": 1, "source": "one thread to give (one core, or a sweep worker's share)"}
     trial = copy.deepcopy((model, optimizer))                      # shares nothing with the run
     trial[1].lr = 0.0
     step = FusedMLP(trial[0]) if fused else None
