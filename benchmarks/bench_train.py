@@ -10,8 +10,8 @@ drift of this shared machine hits both. PyTorch gets the same thread count as
 NumPy's BLAS. Reports medians and the ratio glassnet / PyTorch for batch 64,
 128 and 256, the GEMM lower bound (the same matrix products alone, in NumPy),
 inference latency and throughput, and the peak RSS of a training run of each
-(measured in child processes). glassnet trains on the BLAS thread count ``fit`` would choose
-(``glassnet.train.threads.choose``, measured at the start). Needs the ``ref`` extra (torch==2.13.0)
+(measured in child processes). glassnet trains on the BLAS thread count ``fit`` chooses by default
+(``glassnet.train.threads.automatic``, a rule of the machine). Needs the ``ref`` extra (torch==2.13.0)
 and threadpoolctl (``dev`` extra).
 
 With ``--threads``, the curve instead: for each BLAS thread count (PyTorch given the same), the
@@ -19,7 +19,7 @@ training epoch at batch 128 (glassnet, PyTorch, the matrix products alone), in r
 every count and contender in turn, and inference on the 10,000 test images: the folded network in
 one call on that many BLAS threads, the same rows in blocks over a pool of that many workers with
 one BLAS thread each (what ``predict_proba`` runs), the layer path pooled alike, and PyTorch; and the
-count training chooses by itself.
+count training chooses by itself (the rule) and the one ``--threads measure`` measures.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from glassnet.nn.kinds import fold
 from glassnet.nn.losses import softmax
 from glassnet.nn.model import mlp
 from glassnet.train import TrainData, TrainingState, train_epoch
-from glassnet.train.threads import choose
+from glassnet.train.threads import automatic, measure
 
 SIZES = [784, 256, 128, 10]
 
@@ -94,17 +94,15 @@ class GlassnetTrainer:
         self.run = TrainingState(config, self.data)
         self.model = self.run.model
         self.fused = FusedMLP(self.model) if engine == "fast" else None
-        self.threads: int | None = None            # None: the count fit would choose, measured at the first epoch
+        self.threads: int | None = None            # None: the count fit chooses by default
 
-    def choose(self) -> dict[str, object]:
-        """The thread count ``fit`` would choose for this run, and the figures it measured."""
-        return choose(self.model, self.run.optimizer, self.data, self.run.config.batch_size,
-                      fused=self.fused is not None)
+    def measure(self) -> dict[str, object]:
+        """The thread count ``--threads measure`` would choose for this run, and the figures it measured."""
+        return measure(self.model, self.run.optimizer, self.data, self.run.config.batch_size,
+                       fused=self.fused is not None)
 
     def epoch(self) -> float:
-        if self.threads is None:
-            self.threads = int(self.choose()["count"])  # type: ignore[call-overload]
-        with blas.pinned(self.threads):
+        with blas.pinned(self.threads or automatic()["count"]):
             started = time.perf_counter()
             train_epoch(self.run, self.data, fused=self.fused)
             return time.perf_counter() - started
@@ -256,7 +254,7 @@ def curve(counts: list[int], x: np.ndarray, y: np.ndarray, x_test: np.ndarray, e
 
     trainers = {"glassnet": GlassnetTrainer(batch_size, x, y), "torch": TorchTrainer(batch_size, x, y),
                 "bound": GemmBound(batch_size, len(x))}
-    auto = trainers["glassnet"].choose()
+    auto, measured = automatic(), trainers["glassnet"].measure()
     library = blas.blas()
     assert library is not None, "the BLAS's thread count cannot be set here"
 
@@ -306,7 +304,7 @@ def curve(counts: list[int], x: np.ndarray, y: np.ndarray, x_test: np.ndarray, e
         rows.append(row)
     best = min(rows, key=lambda r: r["glassnet_epoch_s"])  # type: ignore[arg-type,return-value]
     chosen = next((r for r in rows if r["threads"] == auto["count"]), None)
-    summary: dict[str, object] = {"auto": auto, "bits": bits, "best_threads": best["threads"],
+    summary: dict[str, object] = {"auto": auto, "measured": measured, "bits": bits, "best_threads": best["threads"],
                                   "best_epoch_s": best["glassnet_epoch_s"]}
     if chosen is not None:
         summary |= {"auto_epoch_s": chosen["glassnet_epoch_s"],
@@ -326,8 +324,10 @@ def print_curve(result: dict[str, object]) -> None:
               f"{1e3 * row['pooled_test_set_s']:>8.2f}{1e3 * row['layers_pooled_test_set_s']:>14.2f}"
               f"{1e3 * row['torch_test_set_s']:>9.2f}")
     auto = result["auto"]
-    print(f"training chooses {auto['count']} thread(s) by itself ({auto['source']}: "  # type: ignore[index]
-          f"{auto.get('seconds_per_step', {})}); the fastest epoch above is on {result['best_threads']}")  # type: ignore[union-attr]
+    measured = result["measured"]
+    print(f"training chooses {auto['count']} thread(s) by itself ({auto['source']}); "  # type: ignore[index]
+          f"--threads measure: {measured['count']} ({measured.get('seconds_per_step', {})}); "  # type: ignore[index,attr-defined]
+          f"the fastest epoch above is on {result['best_threads']}")
     print(f"the same first-layer product on each count, bit for bit: {result['bits']}")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from glassnet.checkpoint import read_checkpoint
 from glassnet.cli import main
-from glassnet.config import TrainConfig
+from glassnet.config import MEASURE, TrainConfig
 from glassnet.data.mnist import to_inputs
 from glassnet.errors import ConfigError
 from glassnet.nn import blas, inference
@@ -78,24 +78,47 @@ def test_candidates(most, expected):
     assert training_threads.candidates(most) == expected
 
 
+@pytest.mark.parametrize("starting, expected", [(1, 1), (2, 2), (16, 8), (64, 8)])
+def test_the_rule_gives_every_starting_thread_up_to_eight(starting, expected):
+    assert training_threads.rule(starting) == expected
+
+
+def _fake_clock(monkeypatch, seconds_per_step):
+    """A clock that advances by ``seconds_per_step[the BLAS's count]`` at each timed step; the calls it saw."""
+    clock, calls = [0.0], []
+    monkeypatch.setattr(training_threads, "_step",
+                        lambda *args: clock.__setitem__(0, clock[0] + seconds_per_step[blas.threads()]))
+    monkeypatch.setattr(training_threads.time, "perf_counter", lambda: calls.append(clock[0]) or clock[0])
+    return calls
+
+
 @needs_blas
-def test_the_measurement_picks_the_fastest_candidate_and_records_its_figures(monkeypatch, data):
+@pytest.mark.parametrize("starting", [1, 2, 16, 64])
+def test_auto_is_the_rule_without_timing(monkeypatch, starting):
+    """Under a clock on which one thread is the fastest, auto still gives the rule's count, twice alike, and
+    reads no clock."""
+    monkeypatch.setattr(blas, "starting_threads", lambda: starting)
+    monkeypatch.setattr(blas, "available_cores", lambda: 64)
+    calls = _fake_clock(monkeypatch, {n: 1e-3 * n for n in range(1, 65)})
+    first, second = training_threads.automatic(), training_threads.automatic()
+    assert first == second and first["count"] == training_threads.rule(starting) and not calls
+    assert first["source"] == f"auto: the BLAS's {starting} starting thread(s), at most 8"
+
+
+@needs_blas
+def test_measure_picks_the_fastest_candidate_on_the_clock_and_records_its_figures(monkeypatch, data):
     """A clock that runs 3 ms a step on 2 threads, 5 on 1 and 4 on 4: 2 is chosen, and the figures recorded."""
     monkeypatch.setattr(blas, "starting_threads", lambda: 4)
     monkeypatch.setattr(blas, "available_cores", lambda: 4)
-    clock = [0.0]
-    monkeypatch.setattr(training_threads, "_step",
-                        lambda *args: clock.__setitem__(0, clock[0] + {1: 5e-3, 2: 3e-3, 4: 4e-3}[blas.threads()]))
-    monkeypatch.setattr(training_threads.time, "perf_counter", lambda: clock[0])
+    calls = _fake_clock(monkeypatch, {1: 5e-3, 2: 3e-3, 4: 4e-3})
     model = mlp([784, 16, 10], rng=np.random.default_rng(0))
     optimizer = SGD(model.params(), lr=0.1)
-    record = training_threads.choose(model, optimizer, data, 32, fused=False)
-    assert record["count"] == 2 and record["source"] == "measured"
+    record = training_threads.measure(model, optimizer, data, 32, fused=False)
+    assert record["count"] == 2 and record["source"] == "measured" and calls
     assert record["seconds_per_step"] == pytest.approx({"1": 5e-3, "2": 3e-3, "4": 4e-3})
     # within the margin of the BLAS's own count (4), the own count stays
-    monkeypatch.setattr(training_threads, "_step",
-                        lambda *args: clock.__setitem__(0, clock[0] + {1: 5e-3, 2: 3.8e-3, 4: 4e-3}[blas.threads()]))
-    assert training_threads.choose(model, optimizer, data, 32, fused=False)["count"] == 4
+    _fake_clock(monkeypatch, {1: 5e-3, 2: 3.8e-3, 4: 4e-3})
+    assert training_threads.measure(model, optimizer, data, 32, fused=False)["count"] == 4
 
 
 class _Threads(Callback):
@@ -126,29 +149,50 @@ def test_the_count_asked_for_is_recorded_and_a_resumed_run_keeps_it(data, tmp_pa
 
 
 @needs_blas
-def test_an_automatic_run_resumes_on_the_count_it_measured(data, tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "choose", lambda *args, **kwargs: {"count": 1, "source": "measured",
-                                                                             "seconds_per_step": {"1": 1.0}})
-    config = TrainConfig(hidden=(16,), epochs=2, batch_size=32)
+def test_a_measured_run_records_its_figures_and_resumes_on_its_count(data, tmp_path, monkeypatch):
+    measured = {"count": 1, "source": "measured", "seconds_per_step": {"1": 1.0}}
+    monkeypatch.setattr(loop, "measure", lambda *args, **kwargs: measured)
+    config = TrainConfig(hidden=(16,), epochs=2, batch_size=32, threads=MEASURE)
     fit(config, data, run_dir=tmp_path, callbacks=[_Threads(stop_after=1)])
-    monkeypatch.setattr(loop, "choose", lambda *args, **kwargs: pytest.fail("measured again"))
+    assert read_checkpoint(tmp_path / "model.npz")[0]["threads"] == measured
+    monkeypatch.setattr(loop, "measure", lambda *args, **kwargs: pytest.fail("measured again"))
     resumed = _Threads()
     fit(config, data, run_dir=tmp_path, resume=True, callbacks=[resumed])
     assert resumed.seen == [1]
-    assert read_checkpoint(tmp_path / "model.npz")[0]["threads"]["count"] == 1
+    assert read_checkpoint(tmp_path / "model.npz")[0]["threads"] == measured
+
+
+@needs_blas
+def test_the_default_measures_nothing_and_two_runs_of_a_seed_are_bit_identical(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "measure", lambda *args, **kwargs: pytest.fail("the default measured"))
+    config = TrainConfig(hidden=(32,), epochs=2, batch_size=32, seed=3)
+    first = _Threads()
+    fit(config, data, run_dir=tmp_path / "a", callbacks=[first])
+    fit(config, data, run_dir=tmp_path / "b")
+    expected = training_threads.automatic()
+    assert first.seen == [expected["count"]] * 2
+    assert read_checkpoint(tmp_path / "a" / "model.npz")[0]["threads"] == expected
+    # the same weights, moments and history, byte for byte; only the seconds each epoch took differ
+    with np.load(tmp_path / "a" / "model.npz") as a, np.load(tmp_path / "b" / "model.npz") as b:
+        assert a.files == b.files
+        for name in set(a.files) - {"meta"}:
+            assert a[name].tobytes() == b[name].tobytes(), name
+    histories = [[{k: v for k, v in epoch.items() if k != "seconds"}
+                  for epoch in read_checkpoint(tmp_path / run / "model.npz")[0]["history"]] for run in "ab"]
+    assert histories[0] == histories[1]
 
 
 def test_a_count_above_the_cores_is_refused(data, monkeypatch):
     monkeypatch.setattr(blas, "available_cores", lambda: 2)
     with pytest.raises(ConfigError, match="more BLAS threads than the 2 core"):
         fit(TrainConfig(hidden=(8,), epochs=1, batch_size=32, threads=3), data)
-    with pytest.raises(ConfigError, match="'threads' must be ≥ 0"):
-        TrainConfig(threads=-1)
+    with pytest.raises(ConfigError, match=r"'threads' must be a count ≥ 1, 0 \(auto"):
+        TrainConfig(threads=-2)
 
 
-@pytest.mark.parametrize("flag, message", [("0", "expected auto or a number of threads ≥ 1, got '0'"),
-                                           ("-2", "expected auto or a number of threads ≥ 1"),
-                                           ("many", "expected auto or a number of threads ≥ 1, got 'many'")])
+@pytest.mark.parametrize("flag, message", [("0", "expected auto, measure or a number of threads ≥ 1, got '0'"),
+                                           ("-1", "expected auto, measure or a number of threads ≥ 1"),
+                                           ("many", "expected auto, measure or a number of threads ≥ 1, got 'many'")])
 def test_bad_threads_flags_are_one_line(flag, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--threads", flag, "--out", str(tmp_path / "run")])
@@ -164,14 +208,18 @@ def test_threads_flag_above_the_cores_is_refused_before_anything_is_made(tmp_pat
     assert "more BLAS threads than the" in capsys.readouterr().err and not out.exists()
 
 
-def test_train_says_and_records_its_count(tmp_path, capsys):
+@pytest.mark.parametrize("flag", ["auto", "measure"])
+def test_train_says_and_records_its_count(flag, tmp_path, capsys):
     data_dir = write_mnist_folder(tmp_path / "mnist", n_train=300, n_test=100)
     out = tmp_path / "run"
-    assert main(["train", "--data-dir", str(data_dir), "--threads", "auto", "--epochs", "1", "--hidden", "16",
+    assert main(["train", "--data-dir", str(data_dir), "--threads", flag, "--epochs", "1", "--hidden", "16",
                  "--out", str(out)]) == 0
     assert "computing on " in capsys.readouterr().out
     recorded = read_checkpoint(out / "model.npz")[0]["threads"]
+    assert read_checkpoint(out / "model.npz")[0]["config"]["threads"] == {"auto": 0, "measure": MEASURE}[flag]
     assert 1 <= recorded["count"] <= blas.available_cores()
+    if flag == "auto" and blas.blas() is not None:
+        assert recorded == training_threads.automatic()
     assert json.loads((out / "metrics.json").read_text())["threads"] == recorded
     assert f"Computed on {recorded['count']} BLAS thread(s)" in (out / "report.md").read_text()
     assert main(["info", str(out)]) == 0

@@ -1,6 +1,5 @@
 """fit: learning, checkpoints every epoch, exact resume, divergence guard."""
 
-import dataclasses
 import re
 
 import numpy as np
@@ -61,14 +60,10 @@ class _Interrupt(Callback):
                 warmup_epochs=1),
 ])
 def test_resume_gives_bit_identical_weights(data, tmp_path, config):
+    uninterrupted = fit(config, data).model
     interrupted = fit(config, data, run_dir=tmp_path, callbacks=[_Interrupt(2)])
     assert not interrupted.finished and interrupted.stop_reason == "interrupted (Ctrl-C)"
-    chosen = read_checkpoint(tmp_path / "model.npz")[0]["threads"]
-    assert (chosen["source"] == "measured" or chosen["source"].startswith("one thread")) and chosen["count"] >= 1
-    # the BLAS's thread count changes a float32 run's bits: a run is reproducible on its recorded count
-    uninterrupted = fit(dataclasses.replace(config, threads=chosen["count"]), data).model
     resumed = fit(config, data, run_dir=tmp_path, resume=True)
-    assert read_checkpoint(tmp_path / "model.npz")[0]["threads"] == chosen
     np.testing.assert_array_equal(all_values(resumed.model), all_values(uninterrupted))
     for name, buffer in uninterrupted.buffers().items():
         np.testing.assert_array_equal(resumed.model.buffers()[name], buffer)

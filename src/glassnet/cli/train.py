@@ -35,7 +35,7 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
         config = resolve(args.preset or "seed", args.config, config_flags(args))
         if args.out is not None and str(args.out).strip() in ("", "."):
             raise UsageError("--out needs the name of a new folder for the run")
-        if config.threads:
+        if config.threads > 0:
             from glassnet.train.threads import check
 
             check(config.threads)

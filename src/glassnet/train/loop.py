@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.checkpoint import resume_file
-from glassnet.config import TrainConfig
+from glassnet.config import MEASURE, TrainConfig
 from glassnet.data.batches import batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, ConfigError
 from glassnet.nn.blas import pinned
@@ -36,7 +36,7 @@ from glassnet.train.divergence import DivergenceGuard
 from glassnet.train.early_stopping import EarlyStopping
 from glassnet.train.plateau import ReduceLROnPlateau
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
-from glassnet.train.threads import check, choose
+from glassnet.train.threads import automatic, check, measure
 
 
 @dataclass
@@ -123,11 +123,13 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
     note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
     fused = FusedMLP(run.model) if config.engine == "fast" and not note else None
     if not run.threads:                        # a new run; a resumed one computes on the count it recorded
-        if config.threads:
+        if config.threads > 0:
             check(config.threads)
             run.threads = {"count": config.threads, "source": "asked for"}
+        elif config.threads == MEASURE:
+            run.threads = measure(run.model, run.optimizer, data, config.batch_size, fused=fused is not None)
         else:
-            run.threads = choose(run.model, run.optimizer, data, config.batch_size, fused=fused is not None)
+            run.threads = automatic()
     with pinned(run.threads["count"]):
         return _run(run, data, folder, callbacks, fused, note)
 

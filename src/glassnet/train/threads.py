@@ -1,18 +1,34 @@
-"""How many BLAS threads a training run computes on: measured at its start, or asked for.
+"""How many BLAS threads a training run computes on: by a rule of the machine (the default), measured at its
+start (asked for), or a count asked for.
 
 At a small batch the matrix products are too small to keep many threads busy, and the element-wise
-work (one thread in NumPy) is most of a step, so the fastest count depends on the model, the batch
-and the machine. ``choose`` times a few training steps of the run's own model at its own batch size
-on 1, 2, 4, … threads up to the cores the BLAS started with (the cores, or a sweep worker's share),
-in interleaved rounds, at a learning rate of 0 (the same work, on weights that cannot diverge). It
-takes the fastest median where that beats the BLAS's own count (all of them) by more than
-``MARGIN``, else keeps the BLAS's own: a difference within the noise of a busy machine does not
-change a run's bits. The steps run on a copy of the model and its optimizer, with their own
-generator, so the run itself is untouched.
+work (one thread in NumPy) is most of a step, so all the cores is not always the fastest count. The
+count also changes a float32 run's bits (``nn/blas.py``), so the default must not depend on how busy
+the machine is: ``automatic`` derives it from the machine alone, with no timing, so the same seed and
+config on the same machine give the same count and the same run, bit for bit.
 
-The count changes the bits of the result (``nn/blas.py``), so the run records it, with the figures
-measured, and a resumed run computes on the recorded count: a seed's run is reproducible on the same
-BLAS and count, and a resume is bit-exact.
+``automatic``'s rule, ``rule``: the threads the BLAS started with (the cores, or ``OPENBLAS_NUM_THREADS``,
+as a sweep's worker is given its share), at most ``MOST`` (8). It rests on the reference network at
+batch 128 on two machines (``docs/speed.md``): on this project's 2-core machine (AMD EPYC, OpenBLAS
+0.3.31 Haswell kernels) 2 threads beat 1 (epochs of 1.09 s against 1.33 s,
+``docs/figures/thread-curve.json``); on issue 30's quiet 16-core machine (Intel Xeon, OpenBLAS 0.3.34
+SkylakeX kernels) the issue's epochs on 1, 2, 4, 8 and 16 threads were 1.21, 1.22, 1.26, 1.18 and
+1.41 s, the three matrix products alone 0.51, 0.35, 0.35, 0.23 and 0.21 s. There the products get
+faster up to 8 threads and the epoch is fastest on 8; 16 gains 0.02 s in the products and loses
+0.23 s in the epoch. So every core up to 8, and 8 beyond: the fastest count on both machines. A
+machine between them (4 cores, say) gets all its cores by the same rule, not by a measurement of its
+own.
+
+``measure`` (``--threads measure``) times a few training steps of the run's own model at its own
+batch size on 1, 2, 4, … threads up to the BLAS's starting count, in interleaved rounds, at a
+learning rate of 0 (the same work, on weights that cannot diverge). It takes the fastest median where
+that beats the BLAS's own count by more than ``MARGIN``, else keeps the BLAS's own. The steps run on a
+copy of the model and its optimizer, so the run itself is untouched. It may choose another count when
+the machine's load differs, and with it other bits: it trades the reproducibility of a seed's run
+for speed on an unknown machine.
+
+Whichever way it was chosen, the run records the count, and a resumed run computes on it: a resume is
+bit-exact, and ``--threads N`` repeats a measured run's count.
 """
 
 from __future__ import annotations
@@ -34,6 +50,21 @@ from glassnet.train.data import TrainData
 
 ROUNDS, STEPS = 3, 4            # interleaved rounds of timed steps per candidate, after one warm-up step
 MARGIN = 0.10                   # how much faster than the BLAS's own count another must be to be chosen
+MOST = 8                        # the most threads the rule gives (the module says why)
+
+
+def rule(starting: int) -> int:
+    """The default count for a BLAS that started with ``starting`` threads: all of them, at most ``MOST``
+    (derived, with the figures, in the module's docstring)."""
+    return max(1, min(starting, MOST))
+
+
+def automatic() -> dict[str, Any]:
+    """The default count, by ``rule``, with no timing, as recorded in the run: {"count", "source"}."""
+    if blas.blas() is None:
+        return {"count": blas.threads(), "source": "the BLAS's own (it cannot be set here)"}
+    starting = min(blas.starting_threads(), blas.available_cores())
+    return {"count": rule(starting), "source": f"auto: the BLAS's {starting} starting thread(s), at most {MOST}"}
 
 
 def candidates(most: int) -> list[int]:
@@ -50,12 +81,12 @@ def check(threads: int) -> None:
     cores = blas.available_cores()
     if threads > cores:
         raise ConfigError(f"threads {threads} asks for more BLAS threads than the {cores} core(s) this process may "
-                          f"use; ask for at most {cores}, or 0 (auto: measured at the start)")
+                          f"use; ask for at most {cores}, or auto")
 
 
-def choose(model: Sequential, optimizer: Any, data: TrainData, batch_size: int, *, fused: bool) -> dict[str, Any]:
+def measure(model: Sequential, optimizer: Any, data: TrainData, batch_size: int, *, fused: bool) -> dict[str, Any]:
     """The thread count for steps of ``model`` (with ``optimizer``; the fused step where ``fused``) at
-    ``batch_size``, chosen as the module says, as recorded in the run:
+    ``batch_size``, measured as the module says, as recorded in the run:
     {"count", "source": "measured", "seconds_per_step": {count: median seconds}}; with one core or no
     settable BLAS, {"count", "source"} saying why nothing was measured."""
     if blas.blas() is None:
