@@ -1,5 +1,5 @@
-"""How many BLAS threads a training run computes on: by a rule of the machine (the default), measured at its
-start (asked for), or a count asked for.
+"""How many BLAS threads a training run computes on: a rule of the machine (the default), a measurement at
+the run's start, or a count asked for.
 
 At a small batch the matrix products are too small to keep many threads busy, and the element-wise
 work (one thread in NumPy) is most of a step, so all the cores is not always the fastest count. The
@@ -17,7 +17,8 @@ SkylakeX kernels) the issue's epochs on 1, 2, 4, 8 and 16 threads were 1.21, 1.2
 faster up to 8 threads and the epoch is fastest on 8; 16 gains 0.02 s in the products and loses
 0.23 s in the epoch. So every core up to 8, and 8 beyond: the fastest count on both machines. A
 machine between them (4 cores, say) gets all its cores by the same rule, not by a measurement of its
-own.
+own. Both machines measured one network at one batch size, so the rule has no term in the model or
+the batch: those figures cannot justify one.
 
 ``measure`` (``--threads measure``) times a few training steps of the run's own model at its own
 batch size on 1, 2, 4, … threads up to the BLAS's starting count, in interleaved rounds, at a
