@@ -1,6 +1,7 @@
 """glassnet against PyTorch on the CPU, side by side in one process: training, inference, memory.
 
     python benchmarks/bench_train.py [--data-dir DIR] [--epochs 5] [--json benchmarks/results.json]
+    python benchmarks/bench_train.py --threads 1,2,4,8,16 [--epochs 3] [--json docs/figures/thread-curve.json]
 
 Trains the reference model (784-256-128-10, BatchNorm, Dropout 0.2, Adam,
 float32) with both libraries on the same MNIST, alternating epochs
@@ -9,8 +10,16 @@ drift of this shared machine hits both. PyTorch gets the same thread count as
 NumPy's BLAS. Reports medians and the ratio glassnet / PyTorch for batch 64,
 128 and 256, the GEMM lower bound (the same matrix products alone, in NumPy),
 inference latency and throughput, and the peak RSS of a training run of each
-(measured in child processes). Needs the ``ref`` extra (torch==2.13.0) and
-threadpoolctl (``dev`` extra).
+(measured in child processes). glassnet trains on the BLAS thread count ``fit`` chooses by default
+(``glassnet.train.threads.automatic``, a rule of the machine). Needs the ``ref`` extra (torch==2.13.0)
+and threadpoolctl (``dev`` extra).
+
+With ``--threads``, the curve instead: for each BLAS thread count (PyTorch given the same), the
+training epoch at batch 128 (glassnet, PyTorch, the matrix products alone), in rounds that take
+every count and contender in turn, and inference on the 10,000 test images: the folded network in
+one call on that many BLAS threads, the same rows in blocks over a pool of that many workers with
+one BLAS thread each (what ``predict_proba`` runs), the layer path pooled alike, and PyTorch; and the
+count training chooses by itself (the rule) and the one ``--threads measure`` measures.
 """
 
 from __future__ import annotations
@@ -29,10 +38,13 @@ import numpy as np
 
 from glassnet.config import TrainConfig
 from glassnet.data.mnist import load_mnist, to_inputs
+from glassnet.nn import blas
 from glassnet.nn.fused import FusedMLP
 from glassnet.nn.kinds import fold
+from glassnet.nn.losses import softmax
 from glassnet.nn.model import mlp
 from glassnet.train import TrainData, TrainingState, train_epoch
+from glassnet.train.threads import automatic, measure
 
 SIZES = [784, 256, 128, 10]
 
@@ -45,6 +57,22 @@ def blas_info() -> dict[str, object]:
                      for pool in blas],
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
             "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "unset")}
+
+
+def machine() -> dict[str, object]:
+    """The machine the figures come from: CPU, the cores this process may use, BLAS build and versions."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    library = blas.blas()
+    return {"cpu": model, "cores": blas.available_cores(), "blas": library.config() if library else "unknown",
+            "blas_threads": blas.starting_threads(), "numpy": np.__version__, "torch": torch.__version__,
+            "python": platform.python_version()}
 
 
 def blas_threads() -> int:
@@ -66,11 +94,18 @@ class GlassnetTrainer:
         self.run = TrainingState(config, self.data)
         self.model = self.run.model
         self.fused = FusedMLP(self.model) if engine == "fast" else None
+        self.threads: int | None = None            # None: the count fit chooses by default
+
+    def measure(self) -> dict[str, object]:
+        """The thread count ``--threads measure`` would choose for this run, and the figures it measured."""
+        return measure(self.model, self.run.optimizer, self.data, self.run.config.batch_size,
+                       fused=self.fused is not None)
 
     def epoch(self) -> float:
-        started = time.perf_counter()
-        train_epoch(self.run, self.data, fused=self.fused)
-        return time.perf_counter() - started
+        with blas.pinned(self.threads or automatic()["count"]):
+            started = time.perf_counter()
+            train_epoch(self.run, self.data, fused=self.fused)
+            return time.perf_counter() - started
 
 
 def torch_model():  # type: ignore[no-untyped-def]
@@ -201,6 +236,101 @@ def inference(x_test: np.ndarray, repeats: int = 1000, rounds: int = 5) -> dict[
     return result
 
 
+def median_seconds(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    fn()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def curve(counts: list[int], x: np.ndarray, y: np.ndarray, x_test: np.ndarray, epochs: int,
+          batch_size: int = 128, rounds: int = 5) -> dict[str, object]:
+    """Training epochs and test-set inference at each BLAS thread count (PyTorch on as many threads), every
+    count and contender in turn in each round; medians. And the count training chooses by itself."""
+    import torch
+
+    trainers = {"glassnet": GlassnetTrainer(batch_size, x, y), "torch": TorchTrainer(batch_size, x, y),
+                "bound": GemmBound(batch_size, len(x))}
+    auto, measured = automatic(), trainers["glassnet"].measure()
+    library = blas.blas()
+    assert library is not None, "the BLAS's thread count cannot be set here"
+
+    def on(n: int) -> None:
+        library.set_threads(n)
+        torch.set_num_threads(n)
+        trainers["glassnet"].threads = n       # type: ignore[attr-defined]
+
+    epochs_s: dict[str, list[float]] = {}
+    on(max(counts))
+    for trainer in trainers.values():
+        trainer.epoch()                                                      # warm-up
+    for _ in range(epochs):
+        for n in counts:
+            on(n)
+            for name, trainer in trainers.items():
+                epochs_s.setdefault(f"{name}_{n}", []).append(trainer.epoch())
+    ours = mlp(SIZES, rng=np.random.default_rng(0), dropout=0.2).eval()
+    folded, theirs = fold(ours), torch_model().eval()
+    contenders = {"one_call": lambda n: softmax(folded.infer(x_test)),
+                  "pooled": lambda n: folded.predict_proba(x_test, workers=n),
+                  "layers_pooled": lambda n: ours.predict_proba(x_test, workers=n),
+                  "torch": lambda n: torch.softmax(theirs(torch.from_numpy(x_test)), 1)}
+    infer_s: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for _ in range(rounds):
+            for n in counts:
+                on(n)
+                for name, fn in contenders.items():
+                    infer_s.setdefault(f"{name}_{n}", []).append(median_seconds(lambda f=fn, k=n: f(k), 10))
+    on(blas.starting_threads())
+    rows = []
+    bits = {}                                  # does the count change a product's bits? a training step's first
+    for dtype in (np.float32, np.float64):
+        a, b = x[:batch_size].astype(dtype), np.random.default_rng(0).standard_normal((784, 256)).astype(dtype)
+        products = []
+        for n in counts:
+            library.set_threads(n)
+            products.append(a @ b)
+        bits[f"{np.dtype(dtype).name}_first_layer_product_same_bits"] = all(
+            np.array_equal(p, products[0]) for p in products)
+    library.set_threads(blas.starting_threads())
+    for n in counts:
+        row: dict[str, object] = {"threads": n}
+        row |= {f"{name}_epoch_s": statistics.median(epochs_s[f"{name}_{n}"]) for name in trainers}
+        row |= {f"{name}_test_set_s": statistics.median(infer_s[f"{name}_{n}"]) for name in contenders}
+        rows.append(row)
+    best = min(rows, key=lambda r: r["glassnet_epoch_s"])  # type: ignore[arg-type,return-value]
+    chosen = next((r for r in rows if r["threads"] == auto["count"]), None)
+    summary: dict[str, object] = {"auto": auto, "measured": measured, "bits": bits, "best_threads": best["threads"],
+                                  "best_epoch_s": best["glassnet_epoch_s"]}
+    if chosen is not None:
+        summary |= {"auto_epoch_s": chosen["glassnet_epoch_s"],
+                    "auto_over_best": chosen["glassnet_epoch_s"] / best["glassnet_epoch_s"]}  # type: ignore[operator]
+    by_threads = {str(r["threads"]): r for r in rows}
+    return {"batch_size": batch_size, "epochs": epochs, "rows": rows, "by_threads": by_threads} | summary
+
+
+def print_curve(result: dict[str, object]) -> None:
+    print(f"\ntraining epoch at batch {result['batch_size']} (s, medians of {result['epochs']}) and the 10,000 test "
+          "images (ms, folded network unless named)")
+    print(f"{'threads':>7}{'glassnet':>10}{'PyTorch':>9}{'GEMMs':>8}   {'one call':>9}{'pooled':>8}"
+          f"{'layers pooled':>14}{'PyTorch':>9}")
+    for row in result["rows"]:  # type: ignore[attr-defined]
+        print(f"{row['threads']:>7}{row['glassnet_epoch_s']:>10.3f}{row['torch_epoch_s']:>9.3f}"
+              f"{row['bound_epoch_s']:>8.3f}   {1e3 * row['one_call_test_set_s']:>9.2f}"
+              f"{1e3 * row['pooled_test_set_s']:>8.2f}{1e3 * row['layers_pooled_test_set_s']:>14.2f}"
+              f"{1e3 * row['torch_test_set_s']:>9.2f}")
+    auto = result["auto"]
+    measured = result["measured"]
+    print(f"training chooses {auto['count']} thread(s) by itself ({auto['source']}); "  # type: ignore[index]
+          f"--threads measure: {measured['count']} ({measured.get('seconds_per_step', {})}); "  # type: ignore[index,attr-defined]
+          f"the fastest epoch above is on {result['best_threads']}")
+    print(f"the same first-layer product on each count, bit for bit: {result['bits']}")
+
+
 def peak_rss_child(which: str, data_dir: str | None, epochs: int = 2) -> None:
     """Run in a child process: load MNIST, train ``epochs`` at batch 128, print peak RSS (MiB)."""
     mnist = load_mnist(data_dir, download=False)
@@ -228,6 +358,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per library and batch size")
     parser.add_argument("--batch-sizes", default="64,128,256")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--threads", help="the curve instead: BLAS thread counts, e.g. 1,2,4,8,16")
     parser.add_argument("--rss-child", choices=["glassnet", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     import torch
@@ -239,6 +370,14 @@ def main() -> None:
         return
     mnist = load_mnist(args.data_dir, download=False)
     x, y = to_inputs(mnist.train_images), mnist.train_labels               # float32 for both libraries
+    if args.threads:
+        info = machine()
+        print(json.dumps(info))
+        result = curve([int(n) for n in args.threads.split(",")], x, y, to_inputs(mnist.test_images), args.epochs)
+        print_curve(result)
+        if args.json:
+            args.json.write_text(json.dumps({"info": info} | result, indent=1) + "\n")
+        return
     info = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "torch": torch.__version__, "threads": threads} | blas_info()
     print(json.dumps(info))

@@ -261,7 +261,7 @@ def test_import_glassnet_nn_loads_numpy_and_nothing_of_the_file_or_network_stack
     assert {m for m in loaded if m.startswith("glassnet")} <= {
         "glassnet", "glassnet.version", "glassnet.nn", "glassnet.nn.layers", "glassnet.nn.model",
         "glassnet.nn.optim", "glassnet.nn.gradcheck", "glassnet.nn.schedules", "glassnet.nn.params",
-        "glassnet.nn.init", "glassnet.nn.losses"}
+        "glassnet.nn.init", "glassnet.nn.losses", "glassnet.nn.inference", "glassnet.nn.blas"}
 
 
 def test_import_glassnet_is_lazy_and_its_api_complete():

@@ -24,6 +24,7 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "step", "cosine", "one_cycle")
 DTYPES = ("float32", "float64")
 ENGINES = ("fast", "layers")
+AUTO, MEASURE = 0, -1                       # the config's 'threads' other than a count (train/threads.py)
 MONITORS = ("loss", "accuracy")
 INITS = tuple(INITIALIZERS)
 # a run's checkpoint (weights and Adam's two moments, 24 bytes a parameter in float64) stays within the 2 GiB
@@ -69,6 +70,7 @@ class TrainConfig:
     seed: int = 0                           # fixes initial weights, dropout masks and shuffling
     dtype: str = "float32"
     engine: str = "fast"                    # "fast": the fused step (nn/fused.py); "layers": layers and Adam as derived
+    threads: int = AUTO                     # BLAS threads for training; 0: auto (a rule of the machine), -1: measure
     early_stopping_patience: int = 0        # stop after this many epochs without improvement on validation; 0: off
     early_stopping_monitor: str = "loss"    # the validation figure watched: "loss" (lower is better) or "accuracy"
     early_stopping_min_delta: float = 0.0   # the least change that counts as an improvement
@@ -112,6 +114,8 @@ class TrainConfig:
             ("seed", 0 <= self.seed < 2**63, "in [0, 2**63)"),
             ("dtype", self.dtype in DTYPES, f"one of {DTYPES}"),
             ("engine", self.engine in ENGINES, f"one of {ENGINES}"),
+            ("threads", self.threads >= MEASURE, "a count ≥ 1, 0 (auto: a rule of the machine) or -1 (measure: the "
+                                                 "fastest of a short measurement at the start)"),
             ("early_stopping_patience", self.early_stopping_patience >= 0, "≥ 0 (0: no early stopping)"),
             ("early_stopping_monitor", self.early_stopping_monitor in MONITORS, f"one of {MONITORS}"),
             ("early_stopping_min_delta", 0.0 <= self.early_stopping_min_delta < math.inf, "a finite number ≥ 0"),

@@ -27,12 +27,16 @@ from glassnet.cli.serve import cmd_serve
 from glassnet.cli.sweep import add_parsers as add_sweep_parsers
 from glassnet.cli.sweep import cmd_sweep
 from glassnet.cli.train import cmd_train
-from glassnet.config import PRESETS, TrainConfig
+from glassnet.config import AUTO, MEASURE, PRESETS, TrainConfig
 from glassnet.errors import GlassnetError
 from glassnet.version import __version__
 
 _FLAG_HELP = {
     "hidden": "hidden widths, comma-separated (e.g. 256,128)",
+    "threads": "BLAS threads for training: N; auto (the default: the BLAS's starting count, at most 8, the same "
+               "run for a seed on a machine); or measure (the fastest of a short measurement at the start, faster "
+               "on an unknown machine, but a busy machine may choose another count, and other bits); recorded "
+               "in the run, and a resumed run keeps it",
 }
 
 
@@ -42,6 +46,19 @@ def _parse_widths(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 256,128, got {text!r}") from None
+
+
+def _parse_threads(text: str) -> int:
+    words = {"auto": AUTO, "measure": MEASURE}
+    if text.strip().lower() in words:
+        return words[text.strip().lower()]
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected auto, measure or a number of threads ≥ 1, got {text!r}")
+    return count
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +73,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif kind == tuple[int, ...]:
             group.add_argument(flag, type=_parse_widths, default=None, metavar="W,W", help=help_text)
+        elif field.name == "threads":
+            group.add_argument(flag, type=_parse_threads, default=None, metavar="N|auto|measure", help=help_text)
         else:
             group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
 

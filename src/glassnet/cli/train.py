@@ -35,6 +35,10 @@ def _resolve_run(args: argparse.Namespace) -> tuple[TrainConfig, Path | None, li
         config = resolve(args.preset or "seed", args.config, config_flags(args))
         if args.out is not None and str(args.out).strip() in ("", "."):
             raise UsageError("--out needs the name of a new folder for the run")
+        if config.threads > 0:
+            from glassnet.train.threads import check
+
+            check(config.threads)
         return config, args.out or (Path(config.run_dir) if config.run_dir else None), []
     extension = {k: v for k, v in config_flags(args).items() if k == "epochs"}
     if set(config_flags(args)) - {"epochs"} or args.config or args.out or args.init_from or args.preset:
@@ -84,6 +88,10 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
         """A progress bar per epoch, a summary line after it, and the history files kept current."""
 
         def on_fit_start(self, model: Any, logs: Logs) -> None:
+            from glassnet.train.threads import describe
+
+            if not args.quiet:
+                print(f"computing on {describe(logs['threads'])}", flush=True)
             if logs["engine_note"]:
                 print(f"training layer by layer: the fast path refuses this network ({logs['engine_note']})",
                       flush=True)
@@ -136,7 +144,7 @@ def _train(args: argparse.Namespace, config: TrainConfig, history: list[Any], mn
     predicted = result.model.predict(to_inputs(mnist.test_images))
     report = ClassificationReport.from_predictions(mnist.test_labels, predicted)
     metrics = run_files.metrics_record(report, result.history, data.description, time.perf_counter() - started) \
-        | {"model": {"epoch": result.epoch, "selected": selected}}
+        | {"model": {"epoch": result.epoch, "selected": selected}, "threads": result.threads}
     update_metadata(run_dir / CHECKPOINT_NAME, {"metrics": metrics})
     run_files.write_history(run_dir, result.history)
     run_files.write_metrics(run_dir, metrics)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from glassnet.nn.inference import BLOCK, in_blocks
 from glassnet.nn.init import INITIALIZERS
 from glassnet.nn.layers import ACTIVATIONS, BatchNorm, Dropout, Layer, Linear
 from glassnet.nn.losses import softmax
@@ -120,8 +121,11 @@ class Sequential:
     def n_classes(self) -> int:
         return next(layer.out_features for layer in reversed(self.layers) if isinstance(layer, Linear))
 
-    def predict_proba(self, x: Array, *, batch_size: int = 2048) -> Array:
-        """Class probabilities (N, C) in inference mode; x is (N, D) or one sample (D,)."""
+    def predict_proba(self, x: Array, *, batch_size: int = BLOCK, workers: int | None = None) -> Array:
+        """Class probabilities (N, C) in inference mode; x is (N, D) or one sample (D,).
+
+        More than ``batch_size`` rows are computed in blocks of that many, spread over ``workers`` threads
+        (default: the cores; 1: none), with the same result bit for bit however many (``nn/inference.py``)."""
         x = np.asarray(x)
         if x.ndim == 1:
             x = x[None, :]
@@ -130,12 +134,13 @@ class Sequential:
                              f"sample, got shape {np.shape(x)}")
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise ValueError("predict: input contains NaN or inf")
-        chunks = [softmax(self.infer(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-        return np.concatenate(chunks) if chunks else np.empty((0, self.n_classes), self.dtype)
+        if len(x) == 0:
+            return np.empty((0, self.n_classes), self.dtype)
+        return in_blocks(lambda rows: softmax(self.infer(rows)), x, workers=workers, block=batch_size)
 
-    def predict(self, x: Array, *, batch_size: int = 2048) -> NDArray[np.intp]:
+    def predict(self, x: Array, *, batch_size: int = BLOCK, workers: int | None = None) -> NDArray[np.intp]:
         """Most probable class per sample (N,)."""
-        return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+        return self.predict_proba(x, batch_size=batch_size, workers=workers).argmax(axis=1)
 
     def trace(self, x: Array) -> list[Array]:
         """Every layer's output for inputs x (N, D), in inference mode: what the network 'sees'."""

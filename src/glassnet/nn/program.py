@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.nn.inference import in_blocks
 from glassnet.nn.layers import ACTIVATIONS
 from glassnet.nn.losses import softmax
 from glassnet.nn.params import Array
@@ -82,8 +83,10 @@ class Program:
                 raise TypeError(f"the NumPy runtime does not know the operation {op_name(op)!r}")
         return h
 
-    def predict_proba(self, x: Array) -> Array:
-        return softmax(self.infer(x))
+    def predict_proba(self, x: Array, *, workers: int | None = None) -> Array:
+        """Class probabilities (N, C); many rows in blocks over ``workers`` threads, with the same result bit
+        for bit however many (``nn/inference.py``)."""
+        return in_blocks(lambda rows: softmax(self.infer(rows)), np.asarray(x), workers=workers)
 
     @property
     def dtype(self) -> np.dtype[Any]:

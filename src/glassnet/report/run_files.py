@@ -14,6 +14,7 @@ from glassnet.atomic import atomic_write_text
 from glassnet.config import TrainConfig
 from glassnet.metrics import ClassificationReport
 from glassnet.train import EpochStats
+from glassnet.train.threads import describe
 
 PUBLISHED = {"accuracy": 0.974, "macro_f1": 0.970}
 
@@ -57,6 +58,7 @@ def write_report(run_dir: Path, config: TrainConfig, report: ClassificationRepor
         f"wall time {metrics['wall_seconds']:.0f} s ({metrics['train_seconds'] / max(len(history), 1):.2f} s "
         "per epoch including evaluation).", "",
         *([f"The model is {metrics['model']['selected']}.", ""] if "model" in metrics else []),
+        *([f"Computed on {describe(metrics['threads'])}.", ""] if metrics.get("threads") else []),
         "| | test accuracy | macro precision | macro recall | macro F1 |",
         "|---|---|---|---|---|",
         f"| this run | {report.accuracy:.2%} | {report.macro('precision'):.2%} | {report.macro('recall'):.2%} "

@@ -15,13 +15,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from glassnet.checkpoint import resume_file
-from glassnet.config import TrainConfig
+from glassnet.config import MEASURE, TrainConfig
 from glassnet.data.batches import batch_indices, gather, n_batches
 from glassnet.errors import CheckpointError, ConfigError
+from glassnet.nn.blas import pinned
 from glassnet.nn.fused import FusedMLP
 from glassnet.nn.losses import NonFiniteLogitsError, softmax_cross_entropy
 from glassnet.nn.model import Sequential
@@ -34,6 +36,7 @@ from glassnet.train.divergence import DivergenceGuard
 from glassnet.train.early_stopping import EarlyStopping
 from glassnet.train.plateau import ReduceLROnPlateau
 from glassnet.train.state import EpochStats, TrainingState, make_schedule
+from glassnet.train.threads import automatic, check, measure
 
 
 @dataclass
@@ -42,7 +45,8 @@ class FitResult:
     or stopped early by its own rule), not when a callback or Ctrl-C interrupted it. ``epoch`` is the
     epoch whose weights ``model`` holds: with early stopping the best, else the last finished (the model
     of a run interrupted mid-epoch is partway into the next). ``engine`` is the path that computed the
-    steps; ``engine_note`` says why the fast path was refused, if it was."""
+    steps; ``engine_note`` says why the fast path was refused, if it was; ``threads`` the BLAS threads it
+    computed on and how they were chosen (``train/threads.py``)."""
 
     model: Sequential
     history: list[EpochStats]
@@ -52,6 +56,7 @@ class FitResult:
     finished: bool = True
     engine: str = "fast"
     engine_note: str = ""
+    threads: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def fit(config: TrainConfig, data: TrainData, *, run_dir: str | Path | None = None,
@@ -117,12 +122,29 @@ def _fit(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Se
         run.init_from(init_from if isinstance(init_from, Sequential) else Path(init_from))
     note = (FusedMLP.refusal(run.model) or "") if config.engine == "fast" else ""
     fused = FusedMLP(run.model) if config.engine == "fast" and not note else None
+    if not run.threads:                        # a new run; a resumed one computes on the count it recorded
+        if config.threads > 0:
+            check(config.threads)
+            run.threads = {"count": config.threads, "source": "asked for"}
+        elif config.threads == MEASURE:
+            run.threads = measure(run.model, run.optimizer, data, config.batch_size, fused=fused is not None)
+        else:
+            run.threads = automatic()
+    with pinned(run.threads["count"]):
+        return _run(run, data, folder, callbacks, fused, note)
+
+
+def _run(run: TrainingState, data: TrainData, folder: Path | None, callbacks: Sequence[Callback],
+         fused: FusedMLP | None, note: str) -> FitResult:
+    """The epochs of a ready run, its callbacks told of its start and its end."""
+    config = run.config
     before, after = _policies(run, folder)
     every = [*before, *callbacks, *after]
-    result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note)
+    result = FitResult(run.model, run.history, config, engine="fast" if fused else "layers", engine_note=note,
+                       threads=run.threads)
     for callback in every:
         callback.on_fit_start(run.model, {"history": list(run.history), "engine": result.engine,
-                                          "engine_note": note})
+                                          "engine_note": note, "threads": run.threads})
     try:
         _epochs(run, data, fused, every, after, state_file(folder, config) if folder is not None else None)
         result.stop_reason = run.stopped or "completed all epochs"

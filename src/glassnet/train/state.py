@@ -142,6 +142,18 @@ def _policy_state(key: str, state: Any) -> dict[str, Any]:
     return dict(state)
 
 
+def _threads_record(record: Any) -> dict[str, Any]:
+    """The thread count a checkpoint recorded; a checkpoint from before glassnet recorded one ran on the BLAS's
+    own count, which it resumes on. ``ValueError`` unless it is what glassnet writes."""
+    if record is None:
+        from glassnet.nn.blas import starting_threads
+
+        return {"count": starting_threads(), "source": "the BLAS's own (the checkpoint recorded none)"}
+    if not isinstance(record, dict) or type(record.get("count")) is not int or record["count"] < 1:
+        raise ValueError(f"its thread count is {record!r:.80}, not a record of a count ≥ 1")
+    return dict(record)
+
+
 def _describe(model: Sequential) -> str:
     sizes = [layer.in_features for layer in model.layers if isinstance(layer, Linear)] + [model.n_classes]
     kinds = sorted({type(layer).__name__ for layer in model.layers})
@@ -167,13 +179,14 @@ class TrainingState:
         self.history: list[EpochStats] = []
         self.policies: dict[str, Any] = {}
         self.stopped = ""
+        self.threads: dict[str, Any] = {}        # the BLAS threads it computes on, and how they were chosen
         self.extra: dict[str, Any] = {}
 
     def meta(self) -> dict[str, Any]:
         return {"glassnet_version": __version__, "config": self.config.to_dict(), "epoch": self.epoch,
                 "step": self.step, "rng_states": {k: g.bit_generator.state for k, g in self.rngs.items()},
                 "history": [dataclasses.asdict(s) for s in self.history], "dataset": self.description,
-                "stopped": self.stopped} | self.policies | self.extra
+                "stopped": self.stopped, "threads": self.threads} | self.policies | self.extra
 
     def save(self, path: Path, extra: dict[str, Any] | None = None) -> None:
         save_checkpoint(path, self.model, self.meta() | (extra or {}), self.optimizer.state())
@@ -219,6 +232,7 @@ class TrainingState:
             self.history, self.epoch, self.step = history, done, int(meta["step"])
             self.policies = {key: _policy_state(key, meta[key]) for key in POLICY_KEYS if key in meta}
             self.stopped = str(meta["stopped"])
+            self.threads = _threads_record(meta.get("threads"))
             self.extra = {key: meta[key] for key in ("init_from",) if key in meta}
         except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise CheckpointError(f"{path}: incomplete training state ({e}); it cannot be resumed") from e
