@@ -69,7 +69,8 @@ def suspects(model: Sequential, failing: list[str]) -> str:
 def run(data: LabData) -> Result:
     """Train the network with each variant for 3 epochs (Adam, lr 1e-3), then gradient-check each on a tiny one."""
     figures: dict[str, Any] = {}
-    lines = []
+    lines = ["training loss: the mean of the first 20 steps → of the last 20 (every run starts from the same "
+             "weights; the bugs act from the first step)"]
     for name, (relu, dropout) in VARIANTS.items():
         model = network(relu, dropout)
         losses = train(model, data, epochs=EPOCHS)
@@ -110,7 +111,8 @@ LAB = Lab(
     title="A backward bug that still trains",
     question="A ReLU whose backward inverts its mask: the gradient flows through the units that were off and "
              "stops at the units that were on. The forward pass is untouched. Train a Linear-ReLU-Dropout-Linear "
-             "network with it for 3 epochs: what happens?",
+             "network with it for 3 epochs: what happens? (The lab also trains the same network with a second bug, "
+             "a dropout whose backward draws a fresh mask instead of the one its forward used.)",
     predict=Choice(OPTIONS),
     run=run,
     explanation="A wrong gradient is not a crash; it is a worse model, sometimes only slightly. The last layer's "
