@@ -23,8 +23,8 @@ import numpy as np
 from glassnet.nn import blas
 from glassnet.nn.params import Array
 
-#: Rows per block. On 2 cores, one BLAS thread a block and a block a worker beat one call on both threads
-#: from 256 rows a block up (benchmarks/bench_train.py); smaller blocks balance many cores better.
+#: Rows per block. On 2 cores, blocks of 128 to 2048 rows could not be told apart in time; smaller blocks spread
+#: better over many cores, which is not measured yet (docs/speed.md).
 BLOCK = 256
 
 
