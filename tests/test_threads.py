@@ -49,21 +49,21 @@ def test_one_row_and_small_calls_are_one_call_without_a_pool():
 
 
 @needs_blas
-def test_every_block_computes_on_one_blas_thread_so_its_bits_do_not_depend_on_what_runs_beside_it():
+def test_every_block_computes_on_one_blas_thread_unless_a_training_run_holds_the_count():
     seen = []
 
     def compute(rows):
         seen.append(blas.threads())
         return rows
 
-    for rows in (3, inference.BLOCK, inference.BLOCK + 1):      # one block (no pool), and two
+    for rows in (inference.BLOCK + 1, 3 * inference.BLOCK):     # two blocks and three
         seen.clear()
         np.testing.assert_array_equal(inference.in_blocks(compute, np.ones((rows, 2)), workers=1), np.ones((rows, 2)))
         assert seen and set(seen) == {1}
     with blas.pinned(2):                                           # a training run holds the count: left alone
         seen.clear()
-        inference.in_blocks(compute, np.ones((3, 2)))
-        assert seen == [2]
+        inference.in_blocks(compute, np.ones((inference.BLOCK + 1, 2)))
+        assert seen == [2, 2]
 
 
 @needs_blas
