@@ -70,6 +70,15 @@ def main() -> None:
         new = statistics.median(figure(r, where) for r in runs["after"])
         table[key] = {"label": label, "before": old, "after": new, "ratio": new / old}
         print(f"{label:<40}{old:>12.4g}{new:>12.4g}{new / old:>14.2f}")
+    # PyTorch's code is the same on both sides, so its epoch measures the machine's drift between runs: glassnet's
+    # epoch over PyTorch's in the same run is the figure that drift does not move
+    yardstick = {side: statistics.median(r["training"][0]["glassnet_s"] / r["training"][0]["torch_s"]
+                                         for r in runs[side]) for side in runs}
+    table["train_glassnet_over_torch"] = {"label": "training epoch, glassnet / PyTorch in the same run",
+                                          "before": yardstick["before"], "after": yardstick["after"],
+                                          "ratio": yardstick["after"] / yardstick["before"]}
+    print(f"{table['train_glassnet_over_torch']['label']:<40}{yardstick['before']:>12.4g}{yardstick['after']:>12.4g}"
+          f"{yardstick['after'] / yardstick['before']:>14.2f}")
     if args.json:
         args.json.write_text(json.dumps({"ref": args.ref, "rounds": args.rounds, "figures": table,
                                          "runs": runs}, indent=1) + "\n")

@@ -86,7 +86,9 @@ def executed(path: Path) -> Any:
         return nbformat.read(cached, as_version=4)
     notebook = nbformat.read(path, as_version=4)
     env = os.environ | {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
+    # a cell's deadline is one only a hang reaches: the ladder's training cells take seconds on a quiet machine
+    # and minutes with every core busy
+    NotebookClient(notebook, timeout=1800, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
