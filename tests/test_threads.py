@@ -3,6 +3,7 @@ result), and training's count chosen, recorded and kept on resume."""
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +81,17 @@ def test_inference_restores_the_blas_count_and_leaves_a_pinned_count_alone():
             assert not alone
         assert blas.threads() == 1
     assert blas.threads() == before
+
+
+def test_numpys_own_blas_is_chosen_when_another_library_brings_one_too(monkeypatch):
+    site = Path(np.__file__).resolve().parent.parent
+    numpys = sorted((site / "numpy.libs").glob("*openblas*.so"))
+    others = sorted((site / "scipy.libs").glob("*openblas*.so"))
+    if not numpys or not others:
+        pytest.skip("needs NumPy's bundled OpenBLAS and SciPy's beside it")
+    monkeypatch.setattr(blas, "_loaded_files", lambda: [str(others[0]), str(numpys[0])])     # SciPy's listed first
+    found = blas.blas.__wrapped__()
+    assert found is not None and found.path == str(numpys[0])
 
 
 @needs_blas

@@ -92,9 +92,12 @@ def _loaded_files() -> list[str]:
 @functools.cache
 def blas() -> Blas | None:
     """The BLAS NumPy uses, with its thread-count functions; None where none is found."""
-    import numpy  # noqa: F401  (loads the BLAS, whose file is then in the process's maps)
+    import numpy  # (loads the BLAS, whose file is then in the process's maps)
 
-    for path in _loaded_files():
+    # SciPy, PyTorch and others bring BLAS libraries of their own, loaded beside NumPy's: NumPy's own copy (in
+    # numpy.libs beside the package, or inside it) comes first; else the first found, as the platform lists them
+    home = os.path.dirname(os.path.abspath(numpy.__file__))
+    for path in sorted(_loaded_files(), key=lambda path: not path.startswith((home + os.sep, home + ".libs" + os.sep))):
         name = os.path.basename(path)
         for kind, starts, set_name, get_name in _LIBRARIES:
             if not name.startswith(starts):
