@@ -2,6 +2,7 @@
 #   make train   the reference training run (downloads MNIST unless GLASSNET_DATA points at it)
 #   make test    the whole test suite, PyTorch comparisons and slow MNIST tests included
 #   make quick   the quick part of the suite (-m "not slow"): no real processes, browsers, databases or MNIST
+#   make pages   run the docs notebooks and write their output into their pages (needs GLASSNET_DATA)
 
 PYTHON ?= python3
 VENV ?= .venv
