@@ -55,6 +55,16 @@ def test_search_order_argument_then_env_then_cache(tmp_path, monkeypatch):
     assert load_mnist(download=False).folder == cache
 
 
+@pytest.mark.parametrize("download", [True, False])
+def test_a_data_folder_that_is_a_file_is_named_as_such(tmp_path, monkeypatch, download):
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    not_a_folder = tmp_path / "mnist.tar"
+    not_a_folder.write_bytes(b"x")
+    for path in (not_a_folder, "/dev/zero"):
+        with pytest.raises(DatasetError, match="is not a folder"):
+            load_mnist(path, download=download)
+
+
 def test_missing_files_offline_says_where_it_looked_and_what_to_do(tmp_path):
     with pytest.raises(DatasetError) as error:
         load_mnist(tmp_path / "empty", download=False)

@@ -127,6 +127,9 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, download: bool
         if files is not None:
             return _load_files(folder, files)
     target = folders[0]
+    if target.exists() and not target.is_dir():
+        raise DatasetError(f"{target} is not a folder: the data folder (--data-dir or GLASSNET_DATA) is the folder "
+                           f"that holds the four MNIST files, or that they are downloaded into")
     missing = [name for name, _ in MNIST_FILES.values() if _find_file(target, name) is None]
     looked = ", ".join(str(f) for f in folders)
     if not download:
